@@ -1,0 +1,88 @@
+"""Database access: one Piccolo engine per process, SQL migrations applied in order."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from importlib import resources
+
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine
+
+from paastech.db.tables import TABLES
+from paastech.errors import DatabaseUnavailable
+from paastech.settings import DbSettings
+
+# Arbitrary constant: serialises concurrent `migrate` runs (two replicas starting at once).
+_MIGRATION_LOCK = 0x7061617374656368
+
+
+@contextlib.contextmanager
+def map_db_errors() -> Iterator[None]:
+    """Map connection-level PostgreSQL failures into :class:`DatabaseUnavailable`."""
+    try:
+        yield
+    except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError) as exc:
+        raise DatabaseUnavailable(f"postgres: {exc}") from exc
+    except asyncpg.exceptions.CannotConnectNowError as exc:
+        raise DatabaseUnavailable(f"postgres: {exc}") from exc
+
+
+def make_engine(db: DbSettings) -> PostgresEngine:
+    """An engine for ``db`` bound to every table class (not yet connected)."""
+    engine = PostgresEngine(
+        config={"dsn": db.dsn()},
+        extensions=(),
+        log_queries=False,
+    )
+    for table in TABLES:
+        table._meta.db = engine
+    return engine
+
+
+@contextlib.asynccontextmanager
+async def connected(db: DbSettings) -> AsyncIterator[PostgresEngine]:
+    """Connect the tables to the database with a pool for the block's duration."""
+    engine = make_engine(db)
+    with map_db_errors():
+        await engine.start_connection_pool(min_size=db.pool_min, max_size=db.pool_max)
+    try:
+        yield engine
+    finally:
+        await engine.close_connection_pool()
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(name, sql) of every migration shipped with the package, in order."""
+    folder = resources.files("paastech.db") / "migrations"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name.removesuffix(".sql"), (folder / name).read_text()) for name in names]
+
+
+async def migrate(db: DbSettings) -> list[str]:
+    """Apply pending migrations, each in its own transaction. Idempotent.
+
+    Returns:
+        The names of the migrations applied by this call (empty when up to date).
+    """
+    with map_db_errors():
+        conn = await asyncpg.connect(db.dsn())
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        applied: list[str] = []
+        for name, sql in migration_files():
+            if name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            applied.append(name)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+        await conn.close()

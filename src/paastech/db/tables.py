@@ -1,0 +1,169 @@
+"""Piccolo tables for the whole platform.
+
+Every row is one join away from its owning Client: Client ← Project ← (EnvVar, Build,
+Release, Domain, ColdStart); ApiToken, SshKey and AuditEvent point at the Client directly.
+The schema itself is created by the SQL migrations beside this module (``migrations/``);
+these classes are the typed view of it and must stay in step (an integration test checks).
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class Client(Table, tablename="clients"):
+    id = UUID(primary_key=True)
+    email = Varchar(length=254, unique=True)
+    password_hash = Text()
+    created_at = Timestamptz()
+
+
+class ApiToken(Table, tablename="api_tokens"):
+    """A bearer token; only its SHA-256 is stored. ``kind`` is ``session`` (login) or ``api``."""
+
+    id = UUID(primary_key=True)
+    client = ForeignKey(Client, on_delete=OnDelete.cascade)
+    name = Varchar(length=100)
+    kind = Varchar(length=16)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class SshKey(Table, tablename="ssh_keys"):
+    id = UUID(primary_key=True)
+    client = ForeignKey(Client, on_delete=OnDelete.cascade)
+    name = Varchar(length=100)
+    public_key = Text()
+    key_type = Varchar(length=40)
+    fingerprint = Varchar(length=100, unique=True)
+    created_at = Timestamptz()
+
+
+class Project(Table, tablename="projects"):
+    id = UUID(primary_key=True)
+    client = ForeignKey(Client, on_delete=OnDelete.cascade)
+    name = Varchar(length=40, unique=True)
+    kind = Varchar(length=16, default="container")
+    instances = Integer(default=1)
+    cpu = Integer(default=200)
+    memory = Integer(default=256)
+    idle_timeout = Integer(default=300)
+    scale_to_zero = Boolean(default=False)
+    status = Varchar(length=20, default="created")
+    current_release = Integer(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class EnvVar(Table, tablename="env_vars"):
+    """One environment variable; the value is Fernet-encrypted at rest."""
+
+    id = UUID(primary_key=True)
+    project = ForeignKey(Project, on_delete=OnDelete.cascade)
+    key = Varchar(length=128)
+    value_encrypted = Text()
+    updated_at = Timestamptz()
+
+
+class Build(Table, tablename="builds"):
+    id = UUID(primary_key=True)
+    project = ForeignKey(Project, on_delete=OnDelete.cascade)
+    number = Integer()
+    status = Varchar(length=16, default="queued")
+    ref = Varchar(length=255, default="refs/heads/main")
+    commit_sha = Varchar(length=64)
+    image = Text(default="")
+    digest = Varchar(length=100, default="")
+    log = Text(default="")
+    error = Text(default="")
+    created_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class Release(Table, tablename="releases"):
+    """An immutable (image digest, config snapshot) pair, numbered v1, v2, … per project."""
+
+    id = UUID(primary_key=True)
+    project = ForeignKey(Project, on_delete=OnDelete.cascade)
+    version = Integer()
+    build = ForeignKey(Build, on_delete=OnDelete.set_null, null=True)
+    image = Text(default="")
+    digest = Varchar(length=100, default="")
+    config = JSONB(default={})
+    description = Text(default="")
+    status = Varchar(length=16, default="pending")
+    reason = Text(default="")
+    nomad_job_version = Integer(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Domain(Table, tablename="domains"):
+    id = UUID(primary_key=True)
+    project = ForeignKey(Project, on_delete=OnDelete.cascade)
+    hostname = Varchar(length=253, unique=True)
+    created_at = Timestamptz()
+
+
+class AuditEvent(Table, tablename="audit_events"):
+    id = BigSerial(primary_key=True)
+    client = ForeignKey(Client, on_delete=OnDelete.cascade)
+    actor = Varchar(length=254)
+    action = Varchar(length=64)
+    target = Varchar(length=255, default="")
+    ip = Varchar(length=64, default="")
+    detail = JSONB(default={})
+    created_at = Timestamptz()
+
+
+class ColdStart(Table, tablename="cold_starts"):
+    """One wake of a sleeping project, with the time spent in each phase."""
+
+    id = UUID(primary_key=True)
+    project = ForeignKey(Project, on_delete=OnDelete.cascade)
+    release_version = Integer(null=True, default=None)
+    placed_ms = Integer(null=True, default=None)
+    image_ready_ms = Integer(null=True, default=None)
+    started_ms = Integer(null=True, default=None)
+    first_answer_ms = Integer(null=True, default=None)
+    total_ms = Integer(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class LoginAttempt(Table, tablename="login_attempts"):
+    """Failed logins, counted per email and per IP for throttling across workers."""
+
+    id = BigSerial(primary_key=True)
+    email = Varchar(length=254)
+    ip = Varchar(length=64)
+    created_at = Timestamptz()
+
+
+TABLES: tuple[type[Table], ...] = (
+    Client,
+    ApiToken,
+    SshKey,
+    Project,
+    EnvVar,
+    Build,
+    Release,
+    Domain,
+    AuditEvent,
+    ColdStart,
+    LoginAttempt,
+)

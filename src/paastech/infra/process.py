@@ -1,0 +1,136 @@
+"""Small helpers shared by the provisioning modules: run, wait, and started-process handles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paastech.errors import ProvisionError
+
+
+@dataclass
+class Running:
+    """A component this process made sure is up; ``stop()`` stops it only if we started it."""
+
+    name: str
+    url: str
+    started_here: bool
+    _stop: Callable[[], None] | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self.started_here and self._stop is not None:
+            self._stop()
+            self._stop = None
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float | None = None,
+    user: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing output; a failure raises ProvisionError with its output."""
+    argv = list(cmd)
+    if user is not None and os.geteuid() == 0:
+        argv = ["runuser", "-u", user, "--", *argv]
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False
+        )
+    except FileNotFoundError as exc:
+        raise ProvisionError(f"{argv[0]}: not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProvisionError(f"{' '.join(argv)}: timed out after {timeout}s") from exc
+    if check and proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        raise ProvisionError(
+            f"{' '.join(argv)} exited {proc.returncode}:\n" + "\n".join(tail)
+        )
+    return proc
+
+
+def spawn(cmd: Sequence[str], log_path: Path, *, env: dict[str, str] | None = None,
+          cwd: str | Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-running process in its own session, output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            list(cmd),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    log_path: Path | None = None,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Poll ``check`` until true; on timeout or early exit raise with the log's tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise ProvisionError(f"{what} exited with {proc.returncode}{_log_tail(log_path)}")
+        time.sleep(0.1)
+    raise ProvisionError(f"{what} not ready after {timeout:.0f}s{_log_tail(log_path)}")
+
+
+def _log_tail(log_path: Path | None, lines: int = 20) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    tail = log_path.read_text(errors="replace").splitlines()[-lines:]
+    return f"; last lines of {log_path}:\n" + "\n".join(tail)
+
+
+def which(name: str, *extra_dirs: str) -> str | None:
+    """Find an executable on PATH or in extra directories (e.g. /usr/lib/postgresql/15/bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in extra_dirs:
+        candidate = Path(folder) / name
+        if candidate.exists():
+            return str(candidate)
+    return None

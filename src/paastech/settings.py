@@ -1,0 +1,271 @@
+"""Configuration: frozen sections, loaded once per entry point and passed down.
+
+Precedence, lowest first: the defaults below < a TOML file < ``PAASTECH_<SECTION>__<KEY>``
+environment variables < explicit overrides (CLI flags). :func:`load_settings` takes the
+environment as data and reads nothing but the files it is pointed at, so it is trivially
+testable; no other module reads ``os.environ``.
+
+Secrets accept a ``*_file`` twin (``db.password_file``, ``secrets.env_key_file``): the file's
+content, stripped, wins over the inline value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from paastech.errors import InvalidSettings
+
+ENV_PREFIX = "PAASTECH_"
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base for every settings section: immutable, unknown keys are an error."""
+
+
+class DbSettings(_Section):
+    host: Annotated[str, Meta(description="PostgreSQL host.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535, description="PostgreSQL port.")] = 5433
+    user: Annotated[str, Meta(description="Database role.")] = "paastech"
+    password: Annotated[str, Meta(description="Database password (prefer password_file).")] = ""
+    password_file: Annotated[str, Meta(description="File holding the password.")] = ""
+    database: Annotated[str, Meta(description="Database name.")] = "paastech"
+    pool_min: Annotated[int, Meta(ge=1, description="Minimum pooled connections.")] = 2
+    pool_max: Annotated[int, Meta(ge=1, description="Maximum pooled connections.")] = 10
+
+    def dsn(self, database: str | None = None) -> str:
+        """The asyncpg DSN for this database (or another one on the same server)."""
+        auth = self.user if not self.password else f"{self.user}:{self.password}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{database or self.database}"
+
+
+class GatewaySettings(_Section):
+    host: Annotated[str, Meta(description="Bind address of the REST API.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="Port of the REST API.")] = 8000
+    public_url: Annotated[str, Meta(description="URL clients use; empty: from host/port.")] = ""
+    body_limit: Annotated[int, Meta(ge=1024, description="Largest request body, bytes.")] = (
+        1024 * 1024
+    )
+    session_ttl_hours: Annotated[int, Meta(ge=1, description="Lifetime of login tokens.")] = 24 * 7
+    login_max_failures: Annotated[
+        int, Meta(ge=1, description="Failed logins per email or IP before 429.")
+    ] = 10
+    login_window_seconds: Annotated[
+        int, Meta(ge=1, description="Window over which failed logins are counted.")
+    ] = 900
+    trusted_proxies: Annotated[
+        list[str], Meta(description="Peers whose X-Forwarded-For is believed.")
+    ] = msgspec.field(default_factory=list)
+
+
+class ForgeSettings(_Section):
+    host: Annotated[str, Meta(description="Bind address of the git SSH server.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="SSH port of the forge.")] = 2222
+    public_host: Annotated[str, Meta(description="Host name put in git remotes.")] = "127.0.0.1"
+    max_pack_bytes: Annotated[int, Meta(ge=1, description="Largest accepted push.")] = (
+        256 * 1024 * 1024
+    )
+    max_repo_bytes: Annotated[int, Meta(ge=1, description="Largest repository on disk.")] = (
+        1024 * 1024 * 1024
+    )
+    idle_timeout_seconds: Annotated[int, Meta(ge=1, description="Idle SSH session limit.")] = 600
+
+
+class NomadSettings(_Section):
+    address: Annotated[str, Meta(description="Nomad HTTP API address.")] = "http://127.0.0.1:4646"
+    namespace: Annotated[str, Meta(description="Namespace for every job.")] = "default"
+    region: Annotated[str, Meta(description="Nomad region.")] = "global"
+    datacenter: Annotated[str, Meta(description="Datacenter jobs are placed in.")] = "dc1"
+    token: Annotated[str, Meta(description="ACL token (prefer token_file).")] = ""
+    token_file: Annotated[str, Meta(description="File holding the ACL token.")] = ""
+    version: Annotated[str, Meta(description="Nomad version provisioned in dev.")] = "1.6.5"
+
+
+class FabioSettings(_Section):
+    proxy_addr: Annotated[str, Meta(description="Fabio proxy listen address.")] = "127.0.0.1:9999"
+    ui_addr: Annotated[str, Meta(description="Fabio UI/API listen address.")] = "127.0.0.1:9998"
+    version: Annotated[str, Meta(description="Fabio version provisioned in dev.")] = "1.7.2"
+    route_feed_host: Annotated[str, Meta(description="Bind address of the route feed.")] = (
+        "127.0.0.1"
+    )
+    route_feed_port: Annotated[int, Meta(ge=0, le=65535, description="Route feed port.")] = 8001
+    route_feed_secret: Annotated[
+        str, Meta(description="Query secret Fabio sends to the route feed.")
+    ] = ""
+    poll_interval: Annotated[str, Meta(description="How often Fabio polls the feed.")] = "1s"
+
+
+class RegistrySettings(_Section):
+    address: Annotated[str, Meta(description="host:port of the image registry.")] = (
+        "127.0.0.1:5000"
+    )
+
+
+class BuildSettings(_Section):
+    cpu_mhz: Annotated[int, Meta(ge=100, description="CPU given to a build job.")] = 2000
+    memory_mb: Annotated[int, Meta(ge=128, description="Memory given to a build job.")] = 2048
+    timeout_seconds: Annotated[int, Meta(ge=10, description="A build is killed after this.")] = (
+        900
+    )
+    max_parallel: Annotated[int, Meta(ge=1, description="Builds running at once.")] = 4
+    enabled: Annotated[bool, Meta(description="Build on push (off for transport benches).")] = (
+        True
+    )
+
+
+class AppsSettings(_Section):
+    domain: Annotated[str, Meta(description="Apps are served at <project>.<domain>.")] = (
+        "apps.localhost"
+    )
+    profile: Annotated[str, Meta(description="'dev' (host network) or 'production'.")] = "dev"
+    max_instances: Annotated[int, Meta(ge=1, description="Upper bound of instances.")] = 10
+    min_cpu: Annotated[int, Meta(ge=10, description="Lowest CPU (MHz) a project may ask.")] = 50
+    max_cpu: Annotated[int, Meta(ge=10, description="Highest CPU (MHz) a project may ask.")] = 2000
+    min_memory: Annotated[int, Meta(ge=16, description="Lowest memory (MB).")] = 32
+    max_memory: Annotated[int, Meta(ge=16, description="Highest memory (MB).")] = 2048
+    default_cpu: Annotated[int, Meta(ge=10, description="CPU of a new project (MHz).")] = 200
+    default_memory: Annotated[int, Meta(ge=16, description="Memory of a new project (MB).")] = 256
+    default_idle_timeout: Annotated[int, Meta(ge=10, description="Idle seconds to sleep.")] = 300
+    min_idle_timeout: Annotated[int, Meta(ge=1, description="Shortest idle timeout.")] = 10
+    max_projects_per_client: Annotated[int, Meta(ge=1, description="Project quota.")] = 50
+
+
+class UiSettings(_Section):
+    host: Annotated[str, Meta(description="Bind address of the dashboard.")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="Dashboard port.")] = 8080
+
+
+class SecretsSettings(_Section):
+    env_key: Annotated[str, Meta(description="Fernet key encrypting env values at rest.")] = ""
+    env_key_file: Annotated[
+        str, Meta(description="File holding that key; generated in dev when missing.")
+    ] = ""
+
+
+class Settings(_Section):
+    """All of PaaSTech's configuration."""
+
+    state_dir: Annotated[str, Meta(description="Where data, logs and repos live.")] = ".paastech"
+    db: DbSettings = msgspec.field(default_factory=DbSettings)
+    gateway: GatewaySettings = msgspec.field(default_factory=GatewaySettings)
+    forge: ForgeSettings = msgspec.field(default_factory=ForgeSettings)
+    nomad: NomadSettings = msgspec.field(default_factory=NomadSettings)
+    fabio: FabioSettings = msgspec.field(default_factory=FabioSettings)
+    registry: RegistrySettings = msgspec.field(default_factory=RegistrySettings)
+    build: BuildSettings = msgspec.field(default_factory=BuildSettings)
+    apps: AppsSettings = msgspec.field(default_factory=AppsSettings)
+    ui: UiSettings = msgspec.field(default_factory=UiSettings)
+    secrets: SecretsSettings = msgspec.field(default_factory=SecretsSettings)
+
+    @property
+    def state_path(self) -> Path:
+        """The state directory as an absolute path."""
+        return Path(self.state_dir).expanduser().resolve()
+
+    @property
+    def gateway_url(self) -> str:
+        """The URL at which clients reach the gateway."""
+        return self.gateway.public_url or f"http://{self.gateway.host}:{self.gateway.port}"
+
+
+_SECTIONS = {f.name for f in msgspec.structs.fields(Settings) if f.name != "state_dir"}
+_FILE_SECRETS = {("db", "password"), ("nomad", "token"), ("secrets", "env_key")}
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "PAASTECH_CONFIG":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if "__" in key:
+            section, _, field = key.partition("__")
+            if section not in _SECTIONS:
+                raise InvalidSettings(f"{name}: unknown settings section {section!r}")
+            data.setdefault(section, {})[field] = _env_value(value)
+        elif key in {"state_dir"}:
+            data[key] = value
+        # Other PAASTECH_* names (PAASTECH_TOKEN, PAASTECH_API_URL) belong to the CLI.
+    return data
+
+
+def _env_value(raw: str) -> Any:
+    """Env values are strings; lists are written as TOML arrays (``["a", "b"]``)."""
+    if raw.startswith("["):
+        try:
+            return tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            return raw
+    return raw
+
+
+def _resolve_secret_files(data: dict[str, Any]) -> dict[str, Any]:
+    for section, field in _FILE_SECRETS:
+        values = data.get(section)
+        if not isinstance(values, dict):
+            continue
+        path = values.get(f"{field}_file")
+        if path:
+            try:
+                values[field] = Path(path).read_text().strip()
+            except OSError as exc:
+                raise InvalidSettings(f"{section}.{field}_file: cannot read {path}: {exc}") from exc
+    return data
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from defaults, a TOML file, the environment and overrides.
+
+    Args:
+        environ: The process environment (or any mapping standing for it).
+        path: A TOML file; ``None`` uses ``$PAASTECH_CONFIG`` when set, else nothing.
+        overrides: Nested values that win over everything (CLI flags).
+
+    Raises:
+        InvalidSettings: A file cannot be read or parsed, or a key is unknown or of the wrong
+            type; the message names the key.
+    """
+    data: dict[str, Any] = {}
+    config_path = path if path is not None else environ.get("PAASTECH_CONFIG")
+    if config_path:
+        try:
+            data = tomllib.loads(Path(config_path).read_text())
+        except OSError as exc:
+            raise InvalidSettings(f"cannot read settings file {config_path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidSettings(f"{config_path}: invalid TOML: {exc}") from exc
+    data = _deep_merge(data, _from_environ(environ))
+    if overrides:
+        data = _deep_merge(data, overrides)
+    data = _resolve_secret_files(data)
+    try:
+        return msgspec.convert(data, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidSettings(f"invalid settings: {_humanize(str(exc))}") from exc
+
+
+def _humanize(message: str) -> str:
+    """Turn msgspec's ``- at `$.gateway.port``` into ``gateway.port``."""
+    text, sep, where = message.partition(" - at `$.")
+    if not sep:
+        return message
+    return f"{where.rstrip('`')}: {text}"
