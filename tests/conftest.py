@@ -1,0 +1,112 @@
+"""Shared harness: real components for integration tests, started once per session.
+
+A component that cannot be provided fails the test under ``CI`` (never a silent skip);
+outside CI it skips with the reason, so a laptop without Docker can still run unit tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from paastech import db as dbmod
+from paastech.db.tables import TABLES
+from paastech.errors import PaasTechError
+from paastech.settings import DbSettings, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".paastech"
+
+
+def require(component: str, reason: str) -> None:
+    """Fail under CI, skip elsewhere: a missing real component is never silently ignored."""
+    message = f"{component} unavailable: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Path:
+    STATE_DIR.mkdir(exist_ok=True)
+    return STATE_DIR
+
+
+@pytest.fixture(scope="session")
+def pg_server(state_dir: Path) -> Iterator[DbSettings]:
+    """The private PostgreSQL cluster (started if needed), as the superuser's settings."""
+    from paastech.infra.postgres import ensure_postgres, password_file
+
+    base = load_settings({}).db
+    try:
+        running = ensure_postgres(state_dir, base)
+    except PaasTechError as exc:
+        require("postgres", str(exc))
+    settings = load_settings({"PAASTECH_DB__PASSWORD_FILE": str(password_file(state_dir))})
+    yield settings.db
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def test_db(pg_server: DbSettings) -> Iterator[DbSettings]:
+    """A throwaway database for this test session, migrated."""
+    name = f"paastech_test_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(pg_server.dsn("postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(pg_server.dsn("postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    import msgspec
+
+    settings = msgspec.structs.replace(pg_server, database=name)
+    asyncio.run(dbmod.migrate(settings))
+    yield settings
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def settings(test_db: DbSettings, state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for a test session: the throwaway database, a private state dir, port 0."""
+    import msgspec
+
+    base = load_settings({})
+    test_state = tmp_path_factory.mktemp("state")
+    return msgspec.structs.replace(
+        base,
+        state_dir=str(test_state),
+        db=test_db,
+        gateway=msgspec.structs.replace(base.gateway, port=0),
+        forge=msgspec.structs.replace(base.forge, port=0),
+        secrets=msgspec.structs.replace(
+            base.secrets, env_key="q3v0m8cJ0y6X1nVw2p7H4sD9fK5tL8bR3eA6uN1zQ0c="
+        ),
+    )
+
+
+@pytest.fixture
+async def clean_db(test_db: DbSettings) -> AsyncIterator[DbSettings]:
+    """Empty every table before the test (the schema stays)."""
+    conn = await asyncpg.connect(test_db.dsn())
+    try:
+        names = ", ".join(t._meta.tablename for t in TABLES)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    yield test_db
