@@ -82,7 +82,9 @@ def test_db(pg_server: DbSettings) -> Iterator[DbSettings]:
 
 
 @pytest.fixture(scope="session")
-def settings(test_db: DbSettings, state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    test_db: DbSettings, state_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """Settings for a test session: the throwaway database, a private state dir, port 0."""
     import msgspec
 

@@ -28,7 +28,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Base for every settings section: immutable, unknown keys are an error."""
 
 
-class DbSettings(_Section):
+class DbSettings(_Section, frozen=True):
     host: Annotated[str, Meta(description="PostgreSQL host.")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=1, le=65535, description="PostgreSQL port.")] = 5433
     user: Annotated[str, Meta(description="Database role.")] = "paastech"
@@ -44,7 +44,7 @@ class DbSettings(_Section):
         return f"postgresql://{auth}@{self.host}:{self.port}/{database or self.database}"
 
 
-class GatewaySettings(_Section):
+class GatewaySettings(_Section, frozen=True):
     host: Annotated[str, Meta(description="Bind address of the REST API.")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Port of the REST API.")] = 8000
     public_url: Annotated[str, Meta(description="URL clients use; empty: from host/port.")] = ""
@@ -63,7 +63,7 @@ class GatewaySettings(_Section):
     ] = msgspec.field(default_factory=list)
 
 
-class ForgeSettings(_Section):
+class ForgeSettings(_Section, frozen=True):
     host: Annotated[str, Meta(description="Bind address of the git SSH server.")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="SSH port of the forge.")] = 2222
     public_host: Annotated[str, Meta(description="Host name put in git remotes.")] = "127.0.0.1"
@@ -76,7 +76,7 @@ class ForgeSettings(_Section):
     idle_timeout_seconds: Annotated[int, Meta(ge=1, description="Idle SSH session limit.")] = 600
 
 
-class NomadSettings(_Section):
+class NomadSettings(_Section, frozen=True):
     address: Annotated[str, Meta(description="Nomad HTTP API address.")] = "http://127.0.0.1:4646"
     namespace: Annotated[str, Meta(description="Namespace for every job.")] = "default"
     region: Annotated[str, Meta(description="Nomad region.")] = "global"
@@ -86,7 +86,7 @@ class NomadSettings(_Section):
     version: Annotated[str, Meta(description="Nomad version provisioned in dev.")] = "1.6.5"
 
 
-class FabioSettings(_Section):
+class FabioSettings(_Section, frozen=True):
     proxy_addr: Annotated[str, Meta(description="Fabio proxy listen address.")] = "127.0.0.1:9999"
     ui_addr: Annotated[str, Meta(description="Fabio UI/API listen address.")] = "127.0.0.1:9998"
     version: Annotated[str, Meta(description="Fabio version provisioned in dev.")] = "1.7.2"
@@ -100,25 +100,19 @@ class FabioSettings(_Section):
     poll_interval: Annotated[str, Meta(description="How often Fabio polls the feed.")] = "1s"
 
 
-class RegistrySettings(_Section):
-    address: Annotated[str, Meta(description="host:port of the image registry.")] = (
-        "127.0.0.1:5000"
-    )
+class RegistrySettings(_Section, frozen=True):
+    address: Annotated[str, Meta(description="host:port of the image registry.")] = "127.0.0.1:5000"
 
 
-class BuildSettings(_Section):
+class BuildSettings(_Section, frozen=True):
     cpu_mhz: Annotated[int, Meta(ge=100, description="CPU given to a build job.")] = 2000
     memory_mb: Annotated[int, Meta(ge=128, description="Memory given to a build job.")] = 2048
-    timeout_seconds: Annotated[int, Meta(ge=10, description="A build is killed after this.")] = (
-        900
-    )
+    timeout_seconds: Annotated[int, Meta(ge=10, description="A build is killed after this.")] = 900
     max_parallel: Annotated[int, Meta(ge=1, description="Builds running at once.")] = 4
-    enabled: Annotated[bool, Meta(description="Build on push (off for transport benches).")] = (
-        True
-    )
+    enabled: Annotated[bool, Meta(description="Build on push (off for transport benches).")] = True
 
 
-class AppsSettings(_Section):
+class AppsSettings(_Section, frozen=True):
     domain: Annotated[str, Meta(description="Apps are served at <project>.<domain>.")] = (
         "apps.localhost"
     )
@@ -135,19 +129,19 @@ class AppsSettings(_Section):
     max_projects_per_client: Annotated[int, Meta(ge=1, description="Project quota.")] = 50
 
 
-class UiSettings(_Section):
+class UiSettings(_Section, frozen=True):
     host: Annotated[str, Meta(description="Bind address of the dashboard.")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Dashboard port.")] = 8080
 
 
-class SecretsSettings(_Section):
+class SecretsSettings(_Section, frozen=True):
     env_key: Annotated[str, Meta(description="Fernet key encrypting env values at rest.")] = ""
     env_key_file: Annotated[
         str, Meta(description="File holding that key; generated in dev when missing.")
     ] = ""
 
 
-class Settings(_Section):
+class Settings(_Section, frozen=True):
     """All of PaaSTech's configuration."""
 
     state_dir: Annotated[str, Meta(description="Where data, logs and repos live.")] = ".paastech"

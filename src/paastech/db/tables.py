@@ -85,7 +85,7 @@ class Build(Table, tablename="builds"):
     project = ForeignKey(Project, on_delete=OnDelete.cascade)
     number = Integer()
     status = Varchar(length=16, default="queued")
-    ref = Varchar(length=255, default="refs/heads/main")
+    git_ref = Varchar(length=255, default="refs/heads/main")
     commit_sha = Varchar(length=64)
     image = Text(default="")
     digest = Varchar(length=100, default="")

@@ -61,7 +61,7 @@ CREATE TABLE builds (
     project uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     number integer NOT NULL,
     status varchar(16) NOT NULL DEFAULT 'queued',
-    ref varchar(255) NOT NULL DEFAULT 'refs/heads/main',
+    git_ref varchar(255) NOT NULL DEFAULT 'refs/heads/main',
     commit_sha varchar(64) NOT NULL,
     image text NOT NULL DEFAULT '',
     digest varchar(100) NOT NULL DEFAULT '',

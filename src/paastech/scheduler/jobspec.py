@@ -1,0 +1,249 @@
+"""Release → Nomad job, as the JSON the HTTP API takes (``PUT /v1/jobs``). Pure.
+
+One service job per project (``paastech-<project>``) with one group ``web`` whose instances
+run the release's image *by digest* on a dynamic ``http`` port. Deploys are rolling and
+health-gated (``update`` with ``health_check = "checks"`` and ``auto_revert``): a release
+that never passes its check leaves the previous one serving.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SECOND = 1_000_000_000  # Nomad durations are nanoseconds in the JSON API.
+
+Profile = Literal["dev", "production"]
+#: Port the app listens on inside its network namespace in the bridge (production) profile.
+BRIDGE_APP_PORT = 8080
+
+
+class ReleaseSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What the scheduler knows of a release when it renders its job."""
+
+    project: str
+    kind: Literal["container", "function"] = "container"
+    version: int
+    image: str
+    """Repository of the image, e.g. ``127.0.0.1:5000/hello``."""
+    digest: str
+    """``sha256:…`` of the pushed image; the job pins it so a re-tag cannot change a release."""
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    instances: int = 1
+    cpu: int = 200
+    memory: int = 256
+    health_path: str | None = "/"
+    """HTTP path of the check, or ``None`` for a TCP check."""
+    domains: tuple[str, ...] = ()
+    apps_domain: str = "apps.localhost"
+    profile: Profile = "dev"
+    namespace: str = "default"
+    region: str = "global"
+    datacenters: tuple[str, ...] = ("dc1",)
+
+
+# Nomad's JSON uses PascalCase with a few acronyms; the structs spell the odd ones out.
+class _N(msgspec.Struct, rename="pascal", omit_defaults=True):
+    pass
+
+
+class Port(_N):
+    label: str
+    to: int = 0
+    host_network: str = "default"
+
+
+class Network(_N):
+    mode: str
+    dynamic_ports: list[Port]
+
+
+class Check(_N):
+    name: str
+    type: str
+    interval: int
+    timeout: int
+    path: str = ""
+    port_label: str = "http"
+
+
+class Service(_N):
+    name: str
+    port_label: str
+    provider: str
+    tags: list[str]
+    checks: list[Check]
+    meta: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Resources(_N):
+    cpu: int = msgspec.field(name="CPU")
+    memory_mb: int = msgspec.field(name="MemoryMB")
+
+
+class LogConfig(_N):
+    max_files: int
+    max_file_size_mb: int = msgspec.field(name="MaxFileSizeMB")
+
+
+class Task(_N):
+    name: str
+    driver: str
+    config: dict[str, object]
+    env: dict[str, str]
+    resources: Resources
+    log_config: LogConfig
+    kill_timeout: int = 10 * SECOND
+
+
+class RestartPolicy(_N):
+    attempts: int
+    interval: int
+    delay: int
+    mode: str
+
+
+class ReschedulePolicy(_N):
+    attempts: int
+    interval: int
+    delay: int
+    delay_function: str
+    max_delay: int
+    unlimited: bool
+
+
+class Update(_N):
+    max_parallel: int
+    health_check: str
+    min_healthy_time: int
+    healthy_deadline: int
+    progress_deadline: int
+    auto_revert: bool
+    auto_promote: bool = False
+    canary: int = 0
+
+
+class TaskGroup(_N):
+    name: str
+    count: int
+    networks: list[Network]
+    services: list[Service]
+    tasks: list[Task]
+    restart_policy: RestartPolicy
+    reschedule_policy: ReschedulePolicy
+    meta: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Job(_N):
+    id: str = msgspec.field(name="ID")
+    name: str
+    type: str
+    namespace: str
+    region: str
+    datacenters: list[str]
+    update: Update
+    task_groups: list[TaskGroup]
+    meta: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def job_id(project: str) -> str:
+    """The Nomad job ID of a project's application."""
+    return f"paastech-{project}"
+
+
+def hostnames(spec: ReleaseSpec) -> list[str]:
+    """Every Host an app answers to: ``<project>.<apps-domain>`` then its custom domains."""
+    return [f"{spec.project}.{spec.apps_domain}", *spec.domains]
+
+
+def render(spec: ReleaseSpec) -> Job:
+    """The Nomad job that runs ``spec``."""
+    host_mode = spec.profile == "dev"
+    if host_mode:
+        port = Port(label="http")
+        app_port = "${NOMAD_PORT_http}"
+        # The dev agent binds loopback; the app must listen where Nomad says it is.
+        env = {"PORT": app_port, "HOST": "${NOMAD_IP_http}"}
+        config: dict[str, object] = {"image": _image_ref(spec), "network_mode": "host"}
+    else:
+        port = Port(label="http", to=BRIDGE_APP_PORT)
+        env = {"PORT": str(BRIDGE_APP_PORT), "HOST": "0.0.0.0"}  # noqa: S104 - inside its own netns
+        config = {"image": _image_ref(spec), "ports": ["http"]}
+    # The release's own variables win over nothing but PORT/HOST, which the platform owns.
+    env = {**spec.env, **env, "PAASTECH_RELEASE": f"v{spec.version}"}
+
+    check = Check(
+        name="alive",
+        type="http" if spec.health_path else "tcp",
+        path=spec.health_path or "",
+        interval=2 * SECOND,
+        timeout=2 * SECOND,
+    )
+    service = Service(
+        name=job_id(spec.project),
+        port_label="http",
+        provider="nomad",
+        tags=[f"urlprefix-{host}/" for host in hostnames(spec)],
+        checks=[check],
+        meta={"project": spec.project, "release": str(spec.version)},
+    )
+    task = Task(
+        name="app",
+        driver="docker",
+        config=config,
+        env=env,
+        resources=Resources(cpu=spec.cpu, memory_mb=spec.memory),
+        log_config=LogConfig(max_files=3, max_file_size_mb=10),
+    )
+    group = TaskGroup(
+        name="web",
+        count=spec.instances,
+        networks=[Network(mode="host" if host_mode else "bridge", dynamic_ports=[port])],
+        services=[service],
+        tasks=[task],
+        restart_policy=RestartPolicy(
+            attempts=3, interval=5 * 60 * SECOND, delay=5 * SECOND, mode="fail"
+        ),
+        reschedule_policy=ReschedulePolicy(
+            attempts=0,
+            interval=0,
+            delay=10 * SECOND,
+            delay_function="exponential",
+            max_delay=5 * 60 * SECOND,
+            unlimited=True,
+        ),
+        meta={"release": str(spec.version)},
+    )
+    return Job(
+        id=job_id(spec.project),
+        name=job_id(spec.project),
+        type="service",
+        namespace=spec.namespace,
+        region=spec.region,
+        datacenters=list(spec.datacenters),
+        update=Update(
+            max_parallel=1,
+            health_check="checks",
+            min_healthy_time=3 * SECOND,
+            healthy_deadline=60 * SECOND,
+            progress_deadline=2 * 60 * SECOND,
+            auto_revert=True,
+        ),
+        task_groups=[group],
+        meta={
+            "paastech.project": spec.project,
+            "paastech.kind": spec.kind,
+            "paastech.release": str(spec.version),
+        },
+    )
+
+
+def to_api(spec: ReleaseSpec) -> dict[str, object]:
+    """The body of ``PUT /v1/jobs`` for ``spec``."""
+    job: dict[str, object] = msgspec.to_builtins(render(spec))
+    return {"Job": job}
+
+
+def _image_ref(spec: ReleaseSpec) -> str:
+    return f"{spec.image}@{spec.digest}"
