@@ -1,0 +1,87 @@
+"""Fabio's route table, served to its custom registry backend (``registry.backend = custom``).
+
+Fabio polls ``GET http://<feed>/routes?secret=…`` and expects a JSON list of ``route.RouteDef``
+(``{"cmd": "route add", "service", "src", "dst", "weight", "tags", "opts"}``). Only healthy
+instances get routes, so a failing instance drops out on the next poll.
+
+Fabio matches the ``Host`` header *with* any non-default port, so each hostname gets a route
+for the bare host and one for ``host:<proxy port>`` when the proxy is not on 80/443.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+import msgspec
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    """One instance that may receive traffic for a project."""
+
+    project: str
+    address: str
+    port: int
+    healthy: bool
+    weight: float = 0.0
+    """0 lets Fabio share traffic evenly; a positive value is a fixed share."""
+
+
+class RouteDef(msgspec.Struct, frozen=True, kw_only=True):
+    cmd: str
+    service: str
+    src: str
+    dst: str
+    weight: float = 0.0
+    tags: list[str] = msgspec.field(default_factory=list)
+    opts: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def route_hosts(hostnames: Iterable[str], proxy_port: int) -> list[str]:
+    """Every ``src`` host spelling Fabio may see for these hostnames."""
+    hosts: list[str] = []
+    for host in hostnames:
+        hosts.append(host)
+        if proxy_port not in (80, 443):
+            hosts.append(f"{host}:{proxy_port}")
+    return hosts
+
+
+def build_routes(
+    targets: Sequence[Target],
+    hostnames: dict[str, list[str]],
+    proxy_port: int,
+) -> list[RouteDef]:
+    """The route table: one ``route add`` per (healthy instance, host spelling).
+
+    Args:
+        targets: Instances from the orchestrator's service registrations.
+        hostnames: Project name → the hostnames it answers to (app host first).
+        proxy_port: The port Fabio's proxy listens on.
+    """
+    routes: list[RouteDef] = []
+    for target in sorted(targets, key=lambda t: (t.project, t.address, t.port)):
+        if not target.healthy:
+            continue
+        for host in route_hosts(hostnames.get(target.project, []), proxy_port):
+            routes.append(
+                RouteDef(
+                    cmd="route add",
+                    service=f"paastech-{target.project}",
+                    src=f"{host}/",
+                    dst=f"http://{target.address}:{target.port}/",
+                    weight=target.weight,
+                    tags=[f"project={target.project}"],
+                )
+            )
+    return routes
+
+
+RouteTable = Callable[[], Awaitable[list[RouteDef]]]
+
+
+def authorized(secret: str, presented: str | None) -> bool:
+    """The feed's caller knows the secret (constant-time); no secret set means loopback only."""
+    if not secret:
+        return True
+    return presented is not None and hmac.compare_digest(secret.encode(), presented.encode())
