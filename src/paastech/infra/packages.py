@@ -23,7 +23,9 @@ def missing(packages: tuple[str, ...] | list[str]) -> list[str]:
     absent = []
     for name in packages:
         proc = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True,
+            ["dpkg-query", "-W", "-f=${Status}", name],
+            capture_output=True,
+            text=True,
             check=False,
         )
         if "install ok installed" not in proc.stdout:
@@ -49,6 +51,9 @@ def ensure_packages(packages: tuple[str, ...] | list[str] = STACK_PACKAGES) -> l
         raise ProvisionError(f"missing system packages; run as root:\n  {command}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-q"], env=env, timeout=600)
-    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *absent], env=env,
-        timeout=1800)
+    run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *absent],
+        env=env,
+        timeout=1800,
+    )
     return absent

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,13 @@ class Running:
     url: str
     started_here: bool
     _stop: Callable[[], None] | None = field(default=None, repr=False)
+    problem: str = ""
+    """Why the component is unavailable when bring-up was told to tolerate its failure."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the component is up (started here or found running)."""
+        return not self.problem
 
     def stop(self) -> None:
         if self.started_here and self._stop is not None:
@@ -53,14 +62,17 @@ def run(
         raise ProvisionError(f"{' '.join(argv)}: timed out after {timeout}s") from exc
     if check and proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-        raise ProvisionError(
-            f"{' '.join(argv)} exited {proc.returncode}:\n" + "\n".join(tail)
-        )
+        raise ProvisionError(f"{' '.join(argv)} exited {proc.returncode}:\n" + "\n".join(tail))
     return proc
 
 
-def spawn(cmd: Sequence[str], log_path: Path, *, env: dict[str, str] | None = None,
-          cwd: str | Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    cmd: Sequence[str],
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> subprocess.Popen[bytes]:
     """Start a long-running process in its own session, output appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -87,6 +99,51 @@ def terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         proc.wait(timeout=timeout)
     except ProcessLookupError:
         pass
+
+
+def pidfile(state_dir: Path, name: str) -> Path:
+    """Where the pid of a process the stack started is recorded (for ``infra down``)."""
+    return state_dir / "run" / f"{name}.pid"
+
+
+def write_pidfile(state_dir: Path, name: str, pid: int) -> None:
+    """Record ``pid`` so a later ``python -m paastech.infra down`` can stop it."""
+    path = pidfile(state_dir, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{pid}\n")
+
+
+def stop_pidfile(state_dir: Path, name: str, timeout: float = 15.0) -> bool:
+    """Stop the process group recorded under ``name``; False when nothing was recorded."""
+    path = pidfile(state_dir, name)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    path.unlink(missing_ok=True)
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """True when a GET of ``url`` answers 2xx (loopback readiness checks)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+            return 200 <= int(resp.status) < 300
+    except (OSError, ValueError):
+        return False
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -134,3 +191,15 @@ def which(name: str, *extra_dirs: str) -> str | None:
         if candidate.exists():
             return str(candidate)
     return None
+
+
+def started_process(
+    state_dir: Path, name: str, url: str, proc: subprocess.Popen[bytes], stop_timeout: float = 15.0
+) -> Running:
+    """The handle of a process this call spawned: stopping it also forgets its pidfile."""
+
+    def stop() -> None:
+        terminate(proc, timeout=stop_timeout)
+        pidfile(state_dir, name).unlink(missing_ok=True)
+
+    return Running(name, url, started_here=True, _stop=stop)

@@ -1,0 +1,153 @@
+"""``nox -s dev``: the stack, the platform's own processes, every URL, until Ctrl-C.
+
+The platform's processes (``paastech-server all``, the dashboard) are started only when they
+are installed; what is missing or failing is printed with its reason instead of stopping the
+rest. On Ctrl-C (or SIGTERM) everything this process started is stopped, newest first; data
+stays in the state dir.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import FrameType
+
+from paastech.errors import ProvisionError
+from paastech.infra.process import (
+    Running,
+    http_ok,
+    spawn,
+    started_process,
+    terminate,
+    wait_until,
+    write_pidfile,
+)
+from paastech.infra.stack import bring_up, tear_down
+from paastech.settings import Settings
+
+Say = Callable[[str], None]
+
+
+def _start_app(
+    name: str,
+    argv: list[str],
+    ready_url: str,
+    *,
+    settings: Settings,
+    environ: Mapping[str, str],
+    timeout: float = 60.0,
+) -> Running:
+    state = settings.state_path
+    log_path = state / "logs" / f"{name}.log"
+    proc: subprocess.Popen[bytes] = spawn(argv, log_path, env=dict(environ))
+    write_pidfile(state, name, proc.pid)
+    try:
+        wait_until(
+            lambda: http_ok(ready_url), what=name, timeout=timeout, log_path=log_path, proc=proc
+        )
+    except ProvisionError:
+        terminate(proc)
+        raise
+    return started_process(state, name, ready_url, proc)
+
+
+def _platform(settings: Settings, environ: Mapping[str, str], say: Say) -> list[Running]:
+    """Start ``paastech-server all`` and the dashboard when installed; report what is not."""
+    running: list[Running] = []
+    apps = [
+        ("paastech-server", "paastech-server", ["all"], f"{settings.gateway_url}/healthz"),
+        ("dashboard", "paastech-ui", [], f"http://{settings.ui.host}:{settings.ui.port}/"),
+    ]
+    for name, script, args, ready in apps:
+        exe = shutil.which(script, path=environ.get("PATH"))
+        if exe is None:
+            running.append(
+                Running(
+                    name,
+                    "",
+                    started_here=False,
+                    problem=f"{script} is not installed in this environment",
+                )
+            )
+            continue
+        say(f"starting {name}")
+        try:
+            running.append(
+                _start_app(name, [exe, *args], ready, settings=settings, environ=environ)
+            )
+        except ProvisionError as exc:
+            running.append(Running(name, "", started_here=False, problem=exc.message))
+    return running
+
+
+def urls(settings: Settings) -> list[tuple[str, str]]:
+    """Every URL of the dev stack, for the banner and the README."""
+    fab = settings.fabio
+    proxy_port = fab.proxy_addr.rsplit(":", 1)[1]
+    return [
+        ("REST API (gateway)", settings.gateway_url + "/api/v1"),
+        ("API docs (OpenAPI)", settings.gateway_url + "/schema"),
+        ("Readiness", settings.gateway_url + "/readyz"),
+        ("Dashboard", f"http://{settings.ui.host}:{settings.ui.port}/"),
+        ("git over SSH (forge)", f"ssh://git@{settings.forge.public_host}:{settings.forge.port}"),
+        ("Apps (via Fabio)", f"http://<project>.{settings.apps.domain}:{proxy_port}/"),
+        ("Fabio UI", f"http://{fab.ui_addr}/"),
+        ("Fabio route feed", f"http://{fab.route_feed_host}:{fab.route_feed_port}/routes"),
+        ("Nomad UI/API", settings.nomad.address),
+        ("Image registry", f"http://{settings.registry.address}/v2/"),
+        (
+            "PostgreSQL",
+            f"postgresql://{settings.db.user}@{settings.db.host}:{settings.db.port}/"
+            f"{settings.db.database}",
+        ),
+    ]
+
+
+def banner(settings: Settings, running: list[Running]) -> str:
+    """The text printed once the stack is up: URLs, then anything unavailable and why."""
+    lines = ["", "PaaSTech dev stack is up. URLs:"]
+    lines += [f"  {label:<22} {url}" for label, url in urls(settings)]
+    problems = [r for r in running if not r.ok]
+    if problems:
+        lines += ["", "NOT AVAILABLE:"]
+        for item in problems:
+            reason = item.problem.strip().splitlines()
+            lines.append(f"  {item.name}: {reason[0] if reason else 'unknown'}")
+            lines += [f"      {line}" for line in reason[1:12]]
+    lines += ["", f"Logs: {settings.state_path / 'logs'}/   Stop with Ctrl-C.", ""]
+    return "\n".join(lines)
+
+
+def run_dev(settings: Settings, environ: Mapping[str, str], say: Say = print) -> int:
+    """Bring everything up, print the URLs, block until Ctrl-C/SIGTERM, then stop it all."""
+    stop_event = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    running: list[Running] = []
+    try:
+        running = bring_up(settings, environ, tolerate=("nomad",), progress=say)
+        nomad = next(r for r in running if r.name == "nomad")
+        if not nomad.ok:
+            say(
+                "Nomad is UNAVAILABLE: deploys and builds cannot run; "
+                "everything else is coming up. Reason:\n" + nomad.problem
+            )
+        running += _platform(settings, environ, say)
+        say(banner(settings, running))
+        while not stop_event.wait(1.0):
+            pass
+        say(f"stopping what this session started (data stays in {Path(settings.state_dir)})")
+    except ProvisionError as exc:
+        say(f"error: {exc.message}")
+        return 1
+    finally:
+        tear_down(running)
+    return 0

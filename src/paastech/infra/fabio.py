@@ -1,0 +1,124 @@
+"""Fabio with the custom registry backend, polling the scheduler's route feed.
+
+There is no Consul in the dev stack: Fabio polls ``GET <feed>/routes`` (a JSON list of
+``route.RouteDef``, see :func:`route_def`) every ``fabio.poll_interval``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from paastech.errors import ProvisionError
+from paastech.infra.binaries import ensure_fabio_binary
+from paastech.infra.process import (
+    Running,
+    http_ok,
+    port_open,
+    spawn,
+    started_process,
+    terminate,
+    wait_until,
+    write_pidfile,
+)
+from paastech.settings import FabioSettings
+
+ROUTE_FEED_PATH = "routes"
+
+
+def properties(fabio: FabioSettings) -> str:
+    """Fabio's properties file for these settings (names as in Fabio's fabio.properties)."""
+    lines = [
+        f"proxy.addr = {fabio.proxy_addr}",
+        f"ui.addr = {fabio.ui_addr}",
+        "registry.backend = custom",
+        f"registry.custom.host = {fabio.route_feed_host}:{fabio.route_feed_port}",
+        "registry.custom.scheme = http",
+        # Fabio builds scheme://host/path itself: the path takes no leading slash.
+        f"registry.custom.path = {ROUTE_FEED_PATH}",
+        f"registry.custom.pollinterval = {fabio.poll_interval}",
+        "registry.custom.timeout = 2s",
+    ]
+    if fabio.route_feed_secret:
+        lines.append(f"registry.custom.queryparams = secret={fabio.route_feed_secret}")
+    return "\n".join(lines) + "\n"
+
+
+def route_def(
+    service: str,
+    src: str,
+    dst: str,
+    *,
+    weight: float = 0.0,
+    tags: list[str] | None = None,
+    opts: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One entry of the custom backend's JSON list (Fabio's ``route.RouteDef``).
+
+    Args:
+        service: Service name shown in Fabio's UI.
+        src: ``host/path`` prefix to match, e.g. ``app.apps.localhost/``.
+        dst: Target URL, e.g. ``http://127.0.0.1:23456/``.
+        weight: Fixed share of traffic; 0 spreads evenly across the service's targets.
+        tags: Tags shown in the UI.
+        opts: Route options (``strip``, ``proto`` …).
+    """
+    entry: dict[str, Any] = {
+        "cmd": "route add",
+        "service": service,
+        "src": src,
+        "dst": dst,
+        "weight": weight,
+    }
+    if tags:
+        entry["tags"] = list(tags)
+    if opts:
+        entry["opts"] = dict(opts)
+    return entry
+
+
+def _split(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host, int(port)
+
+
+def ensure_fabio(
+    state_dir: Path,
+    fabio: FabioSettings,
+    environ: Mapping[str, str],
+    timeout: float = 30.0,
+    name: str = "fabio",
+) -> Running:
+    """Use the Fabio answering on ``fabio.ui_addr``, or start one with our properties.
+
+    Raises:
+        ProvisionError: The binary could not be had, a port is taken by something else, or
+            Fabio did not answer within ``timeout``.
+    """
+    health = f"http://{fabio.ui_addr}/health"
+    proxy_url = f"http://{fabio.proxy_addr}"
+    if http_ok(health) and port_open(*_split(fabio.proxy_addr)):
+        return Running(name, proxy_url, started_here=False)
+    for addr in (fabio.proxy_addr, fabio.ui_addr):
+        if port_open(*_split(addr)):
+            raise ProvisionError(f"fabio: {addr} is taken by something that is not Fabio")
+    binary = ensure_fabio_binary(fabio.version, environ)
+    config_path = state_dir / name / "fabio.properties"
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(properties(fabio))
+    log_path = state_dir / "logs" / f"{name}.log"
+    proc = spawn([str(binary), "-cfg", str(config_path)], log_path, env=dict(environ))
+    write_pidfile(state_dir, name, proc.pid)
+    try:
+        wait_until(
+            lambda: http_ok(health) and port_open(*_split(fabio.proxy_addr)),
+            what="fabio",
+            timeout=timeout,
+            log_path=log_path,
+            proc=proc,
+        )
+    except ProvisionError:
+        terminate(proc)
+        raise
+    return started_process(state_dir, name, proxy_url, proc)
