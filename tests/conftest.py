@@ -112,3 +112,66 @@ async def clean_db(test_db: DbSettings) -> AsyncIterator[DbSettings]:
     finally:
         await conn.close()
     yield test_db
+
+
+# --- Real infrastructure beyond PostgreSQL (provisioned by paastech.infra) -----------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def docker_daemon(state_dir: Path) -> Iterator[str]:
+    """A Docker daemon answering on /var/run/docker.sock (dockerd started if none answers)."""
+    from paastech.infra.docker import ensure_docker
+
+    try:
+        running = ensure_docker(state_dir, dict(os.environ))
+    except PaasTechError as exc:
+        require("docker", str(exc))
+    yield running.url
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def base_images(docker_daemon: str) -> dict[str, str]:
+    """``paastech/base``, ``paastech/python`` and ``paastech/node``: name → reference."""
+    from paastech.infra.images import ensure_images
+
+    try:
+        results = ensure_images(dict(os.environ))
+    except PaasTechError as exc:
+        require("base images", str(exc))
+    return {r.name: r.reference for r in results}
+
+
+@pytest.fixture(scope="session")
+def image_registry(state_dir: Path) -> Iterator[str]:
+    """The image registry (127.0.0.1:5000 by default, started if needed): its host:port."""
+    from paastech.infra.registry import ensure_registry
+
+    address = load_settings(dict(os.environ)).registry
+    try:
+        running = ensure_registry(state_dir, address, dict(os.environ))
+    except PaasTechError as exc:
+        require("registry", str(exc))
+    yield address.address
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def fabio_binary() -> Path:
+    """The Fabio binary (built once per machine into ~/.cache/paastech/bin)."""
+    from paastech.infra.binaries import ensure_fabio_binary
+
+    try:
+        return ensure_fabio_binary(load_settings({}).fabio.version, dict(os.environ))
+    except PaasTechError as exc:
+        require("fabio", str(exc))
+        raise
