@@ -117,15 +117,6 @@ async def clean_db(test_db: DbSettings) -> AsyncIterator[DbSettings]:
 # --- Real infrastructure beyond PostgreSQL (provisioned by paastech.infra) -----------------
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def docker_daemon(state_dir: Path) -> Iterator[str]:
     """A Docker daemon answering on /var/run/docker.sock (dockerd started if none answers)."""
