@@ -1,0 +1,69 @@
+"""Ownership: every project-scoped route resolves its project through here (404 otherwise)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paastech.db.tables import Project
+from paastech.errors import NotFound
+from paastech.gateway.auth import Caller
+from paastech.gateway.schemas import ProjectOut
+from paastech.settings import Settings
+
+PROJECT_COLUMNS = (
+    "id, name, kind, status, current_release, instances, cpu, memory, idle_timeout,"
+    " scale_to_zero, created_at, updated_at"
+)
+
+
+async def owned_project(caller: Caller, name: str, *, lock: bool = False) -> dict[str, Any]:
+    """The caller's project ``name``.
+
+    Args:
+        caller: Who asks.
+        name: The project name from the path.
+        lock: Take a row lock (``FOR UPDATE``) — only inside a transaction.
+
+    Raises:
+        NotFound: No such project, or another Client's (the answer is the same).
+    """
+    suffix = " FOR UPDATE" if lock else ""
+    rows = await Project.raw(
+        f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = {{}} AND client = {{}}{suffix}",  # noqa: S608 - constant columns, values bound
+        name,
+        caller.client_id,
+    ).run()
+    if not rows:
+        raise NotFound(f"no project named {name!r}")
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+def app_url(settings: Settings, name: str) -> str:
+    """``http://<name>.<apps domain>[:port]`` — the port is omitted when it is 80."""
+    port = settings.fabio.proxy_addr.rpartition(":")[2]
+    suffix = "" if port in {"", "80"} else f":{port}"
+    return f"http://{name}.{settings.apps.domain}{suffix}"
+
+
+def git_url(settings: Settings, name: str) -> str:
+    return f"ssh://git@{settings.forge.public_host}:{settings.forge.port}/{name}.git"
+
+
+def project_out(settings: Settings, row: dict[str, Any]) -> ProjectOut:
+    name = row["name"]
+    return ProjectOut(
+        name=name,
+        kind=row["kind"],
+        git_url=git_url(settings, name),
+        url=app_url(settings, name),
+        status=row["status"],
+        current_release=row["current_release"],
+        instances=row["instances"],
+        cpu=row["cpu"],
+        memory=row["memory"],
+        idle_timeout=row["idle_timeout"],
+        scale_to_zero=row["scale_to_zero"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

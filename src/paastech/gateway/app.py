@@ -1,0 +1,163 @@
+"""The gateway application: ``create_app(settings, services)`` and ``run(settings)``.
+
+One init plugin (:class:`GatewayCore`, after litestar-fullstack's ``ApplicationCore``) wires
+everything: routes, dependencies, the problem+json exception mapping, the body limit, the
+OpenAPI document and the lifespan that connects the database pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from litestar import Litestar, Request, Router
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
+
+import paastech
+from paastech.crypto import EnvCipher
+from paastech.db import connected
+from paastech.errors import BackendUnavailable
+from paastech.gateway.auth import Caller, TokenCache, authenticate
+from paastech.gateway.errors import EXCEPTION_HANDLERS
+from paastech.gateway.routes import (
+    audit,
+    auth,
+    builds,
+    domains,
+    env,
+    health,
+    keys,
+    projects,
+    releases,
+    runtime,
+    tokens,
+)
+from paastech.services import Services
+from paastech.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass
+class UnavailableRepos:
+    """The RepoStore stand-in while the forge is not wired in: creating a repo is a 503."""
+
+    reason: str = "the forge (git repositories) is not available"
+
+    def create(self, project_id: UUID) -> None:
+        raise BackendUnavailable(self.reason)
+
+    def delete(self, project_id: UUID) -> None:
+        raise BackendUnavailable(self.reason)
+
+
+def _constant(value: Any) -> Provide:
+    def provide() -> Any:
+        return value
+
+    return Provide(provide, use_cache=True, sync_to_thread=False)
+
+
+class GatewayCore(InitPluginProtocol):
+    """Wires the gateway into a Litestar app config."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+        self.cipher = EnvCipher(settings.secrets.env_key)
+        self.cache = TokenCache()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings, cache = self.settings, self.cache
+        gateway_settings = settings.gateway
+
+        async def caller(request: Request[Any, Any, Any]) -> Caller:
+            return await authenticate(request, cache, gateway_settings)
+
+        app_config.route_handlers.extend(
+            [
+                health.router,
+                Router(
+                    path=API_PREFIX,
+                    route_handlers=[
+                        auth.router,
+                        tokens.router,
+                        keys.router,
+                        projects.router,
+                        env.router,
+                        builds.router,
+                        releases.router,
+                        runtime.router,
+                        domains.router,
+                        audit.router,
+                    ],
+                ),
+            ]
+        )
+        app_config.dependencies.update(
+            {
+                "settings": _constant(settings),
+                "services": _constant(self.services),
+                "cipher": _constant(self.cipher),
+                "cache": _constant(cache),
+                "caller": Provide(caller),
+            }
+        )
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.request_max_body_size = gateway_settings.body_limit
+        app_config.lifespan.append(self._database)
+        app_config.openapi_config = OpenAPIConfig(
+            title="PaaSTech API",
+            version=paastech.__version__,
+            description="The Client API of PaaSTech. Errors are RFC 9457 problem+json.",
+            path="/api",
+            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"bearer": []}],
+        )
+        return app_config
+
+    @contextlib.asynccontextmanager
+    async def _database(self, app: Litestar) -> AsyncIterator[None]:
+        async with connected(self.settings.db):
+            yield
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Litestar:
+    """The gateway as an ASGI app.
+
+    Args:
+        settings: The loaded settings.
+        services: The forge's RepoStore and the scheduler; by default both answer 503.
+    """
+    return Litestar(
+        plugins=[GatewayCore(settings, services or Services(repos=UnavailableRepos()))],
+        debug=False,
+    )
+
+
+def run(settings: Settings, services: Services | None = None) -> None:
+    """Serve the gateway with uvicorn, one worker, on ``gateway.host:gateway.port``."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings, services),
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        workers=1,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,  # paths only, but a log per request costs throughput
+        lifespan="on",
+        log_level="info",
+    )

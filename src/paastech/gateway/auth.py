@@ -1,0 +1,253 @@
+"""Authentication: argon2id passwords, hashed bearer tokens, login throttling.
+
+A token is 32 random bytes shown to the Client once; the database keeps only its SHA-256,
+so a leaked table cannot be replayed. Lookups are cached for a few seconds per process
+(:data:`TOKEN_CACHE_SECONDS`): revocation through this process evicts at once, another
+gateway replica may accept a revoked token for at most that long.
+
+Failed logins are rows in ``login_attempts`` (shared by every worker and replica), counted
+per email and per client IP over ``gateway.login_window_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import ipaddress
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
+
+from paastech.db.tables import ApiToken, Client, LoginAttempt
+from paastech.errors import RateLimited, Unauthenticated
+from paastech.settings import GatewaySettings
+
+TOKEN_PREFIX = "pt_"
+TOKEN_CACHE_SECONDS = 5.0
+_LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+_CACHE_MAX = 10_000
+
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+# Verified against when the email is unknown, so both paths cost one argon2 verification.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated Client behind a request."""
+
+    client_id: UUID
+    email: str
+    token_id: UUID
+    ip: str
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def hash_password(password: str) -> str:
+    """argon2id hash, computed off the event loop."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; ``None`` (unknown email) costs the same and is False."""
+
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def new_token() -> tuple[str, str]:
+    """(token shown once, its SHA-256 hex to store)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any], settings: GatewaySettings) -> str:
+    """The peer address, or the left-most X-Forwarded-For hop when the peer is trusted."""
+    peer = connection.client.host if connection.client else ""
+    if peer and _trusted(peer, settings.trusted_proxies):
+        forwarded = connection.headers.get("x-forwarded-for", "")
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first[:64]
+    return peer[:64]
+
+
+def _trusted(peer: str, proxies: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    for entry in proxies:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+@dataclass
+class _Cached:
+    token_id: UUID
+    client_id: UUID
+    email: str
+    expires_at: dt.datetime | None
+    fetched: float
+
+
+class TokenCache:
+    """token hash → owner, for a few seconds; evicted on revocation in this process."""
+
+    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, _Cached] = {}
+
+    def get(self, digest: str) -> _Cached | None:
+        entry = self._entries.get(digest)
+        if entry is None or time.monotonic() - entry.fetched > self.ttl:
+            return None
+        return entry
+
+    def put(self, digest: str, entry: _Cached) -> None:
+        if len(self._entries) >= _CACHE_MAX:
+            self._entries.clear()
+        self._entries[digest] = entry
+
+    def evict(self, token_ids: set[UUID]) -> None:
+        for digest in [d for d, e in self._entries.items() if e.token_id in token_ids]:
+            del self._entries[digest]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("missing bearer token")
+    return value.strip()
+
+
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], cache: TokenCache, settings: GatewaySettings
+) -> Caller:
+    """The Caller of a request carrying ``Authorization: Bearer <token>``.
+
+    Raises:
+        Unauthenticated: Missing, unknown, revoked or expired token.
+    """
+    digest = token_hash(bearer(connection))
+    entry = cache.get(digest)
+    if entry is None:
+        entry = await _lookup(digest)
+        if entry is None:
+            raise Unauthenticated("invalid or revoked token")
+        cache.put(digest, entry)
+    if entry.expires_at is not None and entry.expires_at <= utcnow():
+        raise Unauthenticated("token expired")
+    return Caller(entry.client_id, entry.email, entry.token_id, client_ip(connection, settings))
+
+
+async def _lookup(digest: str) -> _Cached | None:
+    rows = await ApiToken.raw(
+        "SELECT t.id, t.client, t.expires_at, t.last_used_at, c.email FROM api_tokens t"
+        " JOIN clients c ON c.id = t.client"
+        " WHERE t.token_hash = {} AND t.revoked_at IS NULL",
+        digest,
+    ).run()
+    if not rows:
+        return None
+    row = rows[0]
+    now = utcnow()
+    last_used: dt.datetime | None = row["last_used_at"]
+    if last_used is None or now - last_used > _LAST_USED_RESOLUTION:
+        # Coarse on purpose: one write per token per minute at most, not one per request.
+        await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"]).run()
+    return _Cached(row["id"], row["client"], row["email"], row["expires_at"], time.monotonic())
+
+
+async def issue_token(
+    client_id: UUID, name: str, kind: str, expires_at: dt.datetime | None
+) -> tuple[UUID, str]:
+    """Store a new token (hash only) and return (id, token)."""
+    token, digest = new_token()
+    row = ApiToken(
+        client=client_id,
+        name=name,
+        kind=kind,
+        token_hash=digest,
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    await row.save().run()
+    return row.id, token
+
+
+# --- login throttling ------------------------------------------------------------------------
+
+
+async def check_throttle(email: str, ip: str, settings: GatewaySettings) -> None:
+    """Refuse a login attempt once ``login_max_failures`` failures sit in the window.
+
+    Raises:
+        RateLimited: With the seconds until enough failures have left the window.
+    """
+    window = dt.timedelta(seconds=settings.login_window_seconds)
+    now = utcnow()
+    since = now - window
+    limit = settings.login_max_failures
+    retry_after = 0.0
+    for column, value in ((LoginAttempt.email, email), (LoginAttempt.ip, ip)):
+        rows = (
+            await LoginAttempt.select(LoginAttempt.created_at)
+            .where((column == value) & (LoginAttempt.created_at > since))
+            .order_by(LoginAttempt.created_at)
+            .run()
+        )
+        if len(rows) >= limit:
+            # The count drops below the limit once the (count - limit + 1)-th oldest expires.
+            expires = rows[len(rows) - limit]["created_at"] + window
+            retry_after = max(retry_after, (expires - now).total_seconds())
+    if retry_after > 0:
+        raise RateLimited(
+            "too many failed logins; try again later", retry_after=math.ceil(retry_after)
+        )
+
+
+async def record_failure(email: str, ip: str) -> None:
+    await LoginAttempt.insert(LoginAttempt(email=email, ip=ip, created_at=utcnow())).run()
+
+
+async def clear_failures(email: str) -> None:
+    await LoginAttempt.delete().where(LoginAttempt.email == email).run()
+
+
+async def find_client(email: str) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = (
+        await Client.select(Client.id, Client.email, Client.password_hash, Client.created_at)
+        .where(Client.email == email)
+        .first()
+        .run()
+    )
+    return row

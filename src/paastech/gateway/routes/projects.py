@@ -1,0 +1,189 @@
+"""Projects: create (with its git repository), list, show, configure, scale, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Router, delete, get, patch, post
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from paastech.db.tables import Project, Release
+from paastech.errors import Conflict, InvalidInput
+from paastech.gateway import deploys
+from paastech.gateway.access import PROJECT_COLUMNS, owned_project, project_out
+from paastech.gateway.audit import record
+from paastech.gateway.auth import Caller, utcnow
+from paastech.gateway.errors import responses
+from paastech.gateway.schemas import ProjectCreate, ProjectOut, ProjectPatch, ScaleBody, ScaleOut
+from paastech.gateway.tx import conflict_on_duplicate, transaction
+from paastech.gateway.validation import check_project_name
+from paastech.services import Services
+from paastech.settings import AppsSettings, Settings
+
+_TAKEN = "a project with this name exists"
+
+
+@get(responses=responses(401), summary="The caller's projects")
+async def list_projects(caller: Caller, settings: Settings) -> list[ProjectOut]:
+    rows = await Project.raw(
+        f"SELECT {PROJECT_COLUMNS} FROM projects WHERE client = {{}} ORDER BY name",  # noqa: S608 - constant columns
+        caller.client_id,
+    ).run()
+    return [project_out(settings, row) for row in rows]
+
+
+@post(
+    status_code=HTTP_201_CREATED,
+    responses=responses(400, 401, 409, 413, 422, 503),
+    summary="Create a project and its git repository",
+)
+async def create_project(
+    data: ProjectCreate, caller: Caller, settings: Settings, services: Services
+) -> ProjectOut:
+    name = check_project_name(data.name)
+    apps = settings.apps
+    count = await Project.count().where(Project.client == caller.client_id).run()
+    if count >= apps.max_projects_per_client:
+        raise Conflict(f"project quota reached ({apps.max_projects_per_client})")
+    if await Project.exists().where(Project.name == name).run():
+        raise Conflict(_TAKEN)
+    now = utcnow()
+    project = Project(
+        client=caller.client_id,
+        name=name,
+        kind=data.kind,
+        instances=1,
+        cpu=apps.default_cpu,
+        memory=apps.default_memory,
+        idle_timeout=apps.default_idle_timeout,
+        scale_to_zero=data.kind == "function",
+        status="created",
+        created_at=now,
+        updated_at=now,
+    )
+    async with transaction():
+        with conflict_on_duplicate(_TAKEN):
+            await project.save().run()
+        await record(caller, "project.create", name, {"kind": data.kind})
+        # Inside the transaction: a repository that cannot be created leaves no project.
+        await asyncio.to_thread(services.repos.create, project.id)
+    return project_out(settings, await owned_project(caller, name))
+
+
+@get("/{name:str}", responses=responses(401, 404), summary="One project")
+async def show_project(name: str, caller: Caller, settings: Settings) -> ProjectOut:
+    return project_out(settings, await owned_project(caller, name))
+
+
+def _check_limits(data: ProjectPatch, apps: AppsSettings) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    changes: dict[str, Any] = {}
+    if data.instances is not None:
+        if data.instances > apps.max_instances:
+            errors["instances"] = f"at most {apps.max_instances}"
+        changes["instances"] = data.instances
+    if data.cpu is not None:
+        if not apps.min_cpu <= data.cpu <= apps.max_cpu:
+            errors["cpu"] = f"between {apps.min_cpu} and {apps.max_cpu} MHz"
+        changes["cpu"] = data.cpu
+    if data.memory is not None:
+        if not apps.min_memory <= data.memory <= apps.max_memory:
+            errors["memory"] = f"between {apps.min_memory} and {apps.max_memory} MB"
+        changes["memory"] = data.memory
+    if data.idle_timeout is not None:
+        if not apps.min_idle_timeout <= data.idle_timeout <= 7 * 86400:
+            errors["idle_timeout"] = f"between {apps.min_idle_timeout} and {7 * 86400} seconds"
+        changes["idle_timeout"] = data.idle_timeout
+    if data.scale_to_zero is not None:
+        changes["scale_to_zero"] = data.scale_to_zero
+    if errors:
+        raise InvalidInput("values outside the platform's limits", errors)
+    return changes
+
+
+@patch(
+    "/{name:str}",
+    responses=responses(400, 401, 404, 413, 422, 503),
+    summary="Change instances, resources or idling; redeploys when there is a release",
+)
+async def update_project(
+    name: str, data: ProjectPatch, caller: Caller, settings: Settings, services: Services
+) -> ProjectOut:
+    changes = _check_limits(data, settings.apps)
+    version: int | None = None
+    async with transaction():
+        project = await owned_project(caller, name, lock=True)
+        if changes:
+            columns = {getattr(Project, key): value for key, value in changes.items()}
+            columns[Project.updated_at] = utcnow()
+            await Project.update(columns).where(Project.id == project["id"]).run()
+            await record(caller, "project.update", name, changes)
+            project = {**project, **changes}
+            base = await deploys.latest_base(project["id"])
+            if base is not None:
+                version = await deploys.create_release(
+                    project, base, f"settings: {', '.join(sorted(changes))}"
+                )
+    if version is not None:
+        await deploys.deploy(services, project["id"], version, "the new settings are")
+    return project_out(settings, await owned_project(caller, name))
+
+
+@delete(
+    "/{name:str}",
+    status_code=HTTP_204_NO_CONTENT,
+    responses=responses(401, 404, 503),
+    summary="Stop the app and remove its job, routes, repository, images and data",
+)
+async def delete_project(name: str, caller: Caller, services: Services) -> None:
+    project = await owned_project(caller, name)
+    if await Release.exists().where(Release.project == project["id"]).run():
+        # First, and alone: when the scheduler is unavailable nothing is deleted.
+        await services.scheduler.destroy(project["id"])
+    async with transaction():
+        await owned_project(caller, name, lock=True)
+        await Project.delete().where(Project.id == project["id"]).run()
+        await record(caller, "project.delete", name)
+        await asyncio.to_thread(services.repos.delete, project["id"])
+
+
+@post(
+    "/{name:str}/scale",
+    status_code=HTTP_202_ACCEPTED,
+    responses=responses(400, 401, 404, 413, 422, 503),
+    summary="Set the number of instances",
+)
+async def scale_project(
+    name: str, data: ScaleBody, caller: Caller, settings: Settings, services: Services
+) -> ScaleOut:
+    if data.instances > settings.apps.max_instances:
+        raise InvalidInput(
+            "too many instances", {"instances": f"at most {settings.apps.max_instances}"}
+        )
+    project = await owned_project(caller, name)
+    applied = await Release.exists().where(Release.project == project["id"]).run()
+    if applied:
+        # Scheduler first: a 503 leaves the stored count untouched, so it never lies.
+        await services.scheduler.scale(project["id"], data.instances)
+    async with transaction():
+        await owned_project(caller, name, lock=True)
+        await Project.update({Project.instances: data.instances, Project.updated_at: utcnow()}).where(
+            Project.id == project["id"]
+        ).run()
+        await record(caller, "project.scale", name, {"instances": data.instances})
+    return ScaleOut(name=name, instances=data.instances, applied=bool(applied))
+
+
+router = Router(
+    path="/projects",
+    route_handlers=[
+        list_projects,
+        create_project,
+        show_project,
+        update_project,
+        delete_project,
+        scale_project,
+    ],
+    tags=["projects"],
+)

@@ -1,0 +1,82 @@
+"""Releases and rollback (a rollback is a new release running an old one's image + config)."""
+
+from __future__ import annotations
+
+from litestar import Router, get, post
+from litestar.status_codes import HTTP_201_CREATED
+
+from paastech.db.tables import Release
+from paastech.errors import NotFound
+from paastech.gateway import deploys
+from paastech.gateway.access import owned_project
+from paastech.gateway.audit import record
+from paastech.gateway.auth import Caller
+from paastech.gateway.errors import responses
+from paastech.gateway.schemas import ReleaseOut, RollbackBody
+from paastech.gateway.tx import transaction
+from paastech.services import Services
+
+_COLUMNS = (
+    Release.version,
+    Release.status,
+    Release.reason,
+    Release.description,
+    Release.image,
+    Release.digest,
+    Release.build,
+    Release.created_at,
+)
+
+
+async def _release(project_id: object, version: int) -> ReleaseOut:
+    row = (
+        await Release.select(*_COLUMNS)
+        .where((Release.project == project_id) & (Release.version == version))
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound(f"no release v{version}")
+    return ReleaseOut(**row)
+
+
+@get("/{name:str}/releases", responses=responses(401, 404), summary="The project's releases")
+async def list_releases(name: str, caller: Caller) -> list[ReleaseOut]:
+    project = await owned_project(caller, name)
+    rows = (
+        await Release.select(*_COLUMNS)
+        .where(Release.project == project["id"])
+        .order_by(Release.version, ascending=False)
+        .run()
+    )
+    return [ReleaseOut(**row) for row in rows]
+
+
+@post(
+    "/{name:str}/rollback",
+    status_code=HTTP_201_CREATED,
+    responses=responses(400, 401, 404, 413, 422, 503),
+    summary="Run vN's image and config again, as a new release",
+)
+async def rollback(
+    name: str, data: RollbackBody, caller: Caller, services: Services
+) -> ReleaseOut:
+    async with transaction():
+        project = await owned_project(caller, name, lock=True)
+        old = (
+            await Release.select(Release.image, Release.digest, Release.build, Release.config)
+            .where((Release.project == project["id"]) & (Release.version == data.version))
+            .first()
+            .run()
+        )
+        if old is None:
+            raise NotFound(f"no release v{data.version}")
+        version = await deploys.create_release(
+            project, old, f"rollback to v{data.version}", config=old["config"]
+        )
+        await record(caller, "release.rollback", name, {"to": data.version, "release": version})
+    await deploys.deploy(services, project["id"], version, "the rollback is")
+    return await _release(project["id"], version)
+
+
+router = Router(path="/projects", route_handlers=[list_releases, rollback], tags=["releases"])

@@ -1,0 +1,82 @@
+"""API tokens: named, optionally expiring, shown once, stored as SHA-256."""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from litestar import Router, delete, get, post
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from paastech.db.tables import ApiToken
+from paastech.errors import NotFound
+from paastech.gateway import auth
+from paastech.gateway.audit import record
+from paastech.gateway.auth import Caller, TokenCache
+from paastech.gateway.errors import responses
+from paastech.gateway.schemas import TokenCreate, TokenCreated, TokenOut
+from paastech.gateway.tx import transaction
+
+
+@get(responses=responses(401), summary="The caller's live tokens (sessions and API tokens)")
+async def list_tokens(caller: Caller) -> list[TokenOut]:
+    rows = (
+        await ApiToken.select(
+            ApiToken.id,
+            ApiToken.name,
+            ApiToken.kind,
+            ApiToken.created_at,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+        )
+        .where((ApiToken.client == caller.client_id) & ApiToken.revoked_at.is_null())
+        .order_by(ApiToken.created_at)
+        .run()
+    )
+    return [TokenOut(**row) for row in rows]
+
+
+@post(
+    status_code=HTTP_201_CREATED,
+    responses=responses(400, 401, 413, 422),
+    summary="Create an API token (the token is in this answer only)",
+)
+async def create_token(data: TokenCreate, caller: Caller) -> TokenCreated:
+    expires_at = (
+        auth.utcnow() + dt.timedelta(days=data.expires_in_days)
+        if data.expires_in_days is not None
+        else None
+    )
+    async with transaction():
+        token_id, token = await auth.issue_token(caller.client_id, data.name, "api", expires_at)
+        await record(caller, "token.create", str(token_id), {"name": data.name})
+    return TokenCreated(id=token_id, name=data.name, token=token, expires_at=expires_at)
+
+
+@delete(
+    "/{token_id:uuid}",
+    status_code=HTTP_204_NO_CONTENT,
+    responses=responses(401, 404),
+    summary="Revoke a token",
+)
+async def revoke_token(token_id: UUID, caller: Caller, cache: TokenCache) -> None:
+    async with transaction():
+        revoked = (
+            await ApiToken.update({ApiToken.revoked_at: auth.utcnow()})
+            .where(
+                (ApiToken.id == token_id)
+                & (ApiToken.client == caller.client_id)
+                & ApiToken.revoked_at.is_null()
+            )
+            .returning(ApiToken.id)
+            .run()
+        )
+        if not revoked:
+            raise NotFound("no such token")
+        await record(caller, "token.revoke", str(token_id))
+    cache.evict({token_id})
+
+
+router = Router(
+    path="/tokens", route_handlers=[list_tokens, create_token, revoke_token], tags=["tokens"]
+)

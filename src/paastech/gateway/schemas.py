@@ -1,0 +1,241 @@
+"""Request and response bodies of the REST API (msgspec; unknown request keys are a 422)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+from paastech.gateway.validation import EMAIL_PATTERN, PROJECT_NAME_PATTERN
+
+
+class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of request bodies: unknown keys are refused (and named) rather than ignored."""
+
+
+class Output(msgspec.Struct, kw_only=True):
+    """Base of response bodies."""
+
+
+Email = Annotated[str, Meta(pattern=EMAIL_PATTERN, max_length=254)]
+Name = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+# --- problems -----------------------------------------------------------------------------
+
+
+class Problem(Output, omit_defaults=True, kw_only=True):
+    """RFC 9457 problem details; ``errors`` names each invalid field (422)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    instance: str = ""
+    errors: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+# --- accounts and tokens --------------------------------------------------------------------
+
+
+class Credentials(Input):
+    email: Email
+    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class SignupBody(Input):
+    email: Email
+    password: Annotated[str, Meta(min_length=10, max_length=1024)]
+
+
+class ClientOut(Output):
+    id: UUID
+    email: str
+
+
+class MeOut(Output):
+    id: UUID
+    email: str
+    created_at: dt.datetime
+
+
+class LoginOut(Output):
+    token: str
+    expires_at: dt.datetime
+
+
+class TokenCreate(Input):
+    name: Name
+    expires_in_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
+
+
+class TokenCreated(Output):
+    id: UUID
+    name: str
+    token: str
+    expires_at: dt.datetime | None
+
+
+class TokenOut(Output):
+    id: UUID
+    name: str
+    kind: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+# --- ssh keys ------------------------------------------------------------------------------
+
+
+class KeyCreate(Input):
+    name: Name
+    public_key: Annotated[str, Meta(min_length=1, max_length=16384)]
+
+
+class KeyOut(Output):
+    id: UUID
+    name: str
+    fingerprint: str
+    key_type: str
+    created_at: dt.datetime
+
+
+# --- projects ------------------------------------------------------------------------------
+
+Kind = Literal["container", "function"]
+
+
+class ProjectCreate(Input):
+    name: Annotated[str, Meta(pattern=PROJECT_NAME_PATTERN)]
+    kind: Kind = "container"
+
+
+class ProjectPatch(Input):
+    """Only the given fields change; limits come from the ``apps`` settings (422 outside)."""
+
+    instances: Annotated[int, Meta(ge=0)] | None = None
+    cpu: Annotated[int, Meta(ge=1)] | None = None
+    memory: Annotated[int, Meta(ge=1)] | None = None
+    idle_timeout: Annotated[int, Meta(ge=1)] | None = None
+    scale_to_zero: bool | None = None
+
+
+class ProjectOut(Output):
+    name: str
+    kind: str
+    git_url: str
+    url: str
+    status: str
+    current_release: int | None
+    instances: int
+    cpu: int
+    memory: int
+    idle_timeout: int
+    scale_to_zero: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ScaleBody(Input):
+    instances: Annotated[int, Meta(ge=0)]
+
+
+class ScaleOut(Output):
+    name: str
+    instances: int
+    applied: bool
+    """False when the project has no release yet: the count is stored for its first deploy."""
+
+
+# --- env -----------------------------------------------------------------------------------
+
+
+class EnvOut(Output):
+    env: dict[str, str]
+    masked: bool
+    release: int | None = None
+    """The release created by this change, when the project had something to redeploy."""
+
+
+# --- builds and releases -------------------------------------------------------------------
+
+
+class BuildOut(Output):
+    id: UUID
+    number: int
+    status: str
+    ref: str
+    commit_sha: str
+    image: str
+    digest: str
+    error: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class ReleaseOut(Output):
+    version: int
+    status: str
+    reason: str
+    description: str
+    image: str
+    digest: str
+    build: UUID | None
+    created_at: dt.datetime
+
+
+class RollbackBody(Input):
+    version: Annotated[int, Meta(ge=1)]
+
+
+class InstanceOut(Output):
+    id: str
+    status: str
+    started_at: dt.datetime | None
+    address: str
+    release: int | None
+
+
+# --- domains and audit ---------------------------------------------------------------------
+
+
+class DomainCreate(Input):
+    hostname: Annotated[str, Meta(min_length=3, max_length=253)]
+
+
+class DomainOut(Output):
+    hostname: str
+    project: str
+    created_at: dt.datetime
+
+
+class AuditOut(Output):
+    id: int
+    actor: str
+    action: str
+    target: str
+    ip: str
+    detail: dict[str, Any]
+    created_at: dt.datetime
+
+
+# --- health --------------------------------------------------------------------------------
+
+
+class ComponentOut(Output):
+    ok: bool
+    reason: str
+
+
+class HealthOut(Output):
+    status: str
+
+
+class ReadyOut(Output):
+    status: str
+    components: dict[str, ComponentOut]

@@ -1,0 +1,73 @@
+"""Pure checks of names the API accepts: project names, hostnames, env keys, emails."""
+
+from __future__ import annotations
+
+import re
+
+from paastech.errors import InvalidInput
+
+PROJECT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{1,38}[a-z0-9])$"
+ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+RESERVED_NAMES = frozenset(
+    {
+        "admin", "api", "app", "apps", "assets", "auth", "cdn", "dashboard", "default",
+        "docs", "fabio", "forge", "gateway", "git", "help", "internal", "localhost", "mail",
+        "nomad", "paastech", "registry", "root", "scheduler", "ssh", "static", "status",
+        "support", "system", "www",
+    }
+)  # fmt: skip
+
+
+def check_project_name(name: str) -> str:
+    """Return ``name`` when it is a usable project name.
+
+    Raises:
+        InvalidInput: Not a DNS label of 3-40 chars starting with a letter, or reserved.
+    """
+    if not re.fullmatch(PROJECT_NAME_PATTERN, name):
+        raise InvalidInput(
+            "invalid project name",
+            {"name": "3-40 characters a-z, 0-9 and '-', starting with a letter, "
+             "not ending with '-'"},
+        )  # fmt: skip
+    if name in RESERVED_NAMES:
+        raise InvalidInput("invalid project name", {"name": f"{name!r} is reserved"})
+    return name
+
+
+def check_hostname(hostname: str, apps_domain: str) -> str:
+    """Return the normalised custom hostname (lowercase, no trailing dot).
+
+    Raises:
+        InvalidInput: Not a fully qualified DNS name, or inside the platform's apps domain
+            (those names are the platform's to hand out).
+    """
+    host = hostname.strip().lower().removesuffix(".")
+    labels = host.split(".")
+    if (
+        len(host) > 253
+        or len(labels) < 2
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise InvalidInput("invalid hostname", {"hostname": "not a fully qualified DNS name"})
+    domain = apps_domain.lower().strip(".")
+    if host == domain or host.endswith("." + domain):
+        raise InvalidInput(
+            "invalid hostname", {"hostname": f"names under {domain} belong to the platform"}
+        )
+    return host
+
+
+def check_env_key(key: str) -> str:
+    """Return ``key`` when it is a valid environment variable name.
+
+    Raises:
+        InvalidInput: Not ``[A-Za-z_][A-Za-z0-9_]*`` or longer than 128 characters.
+    """
+    if len(key) > 128 or not re.fullmatch(ENV_KEY_PATTERN, key):
+        raise InvalidInput("invalid env key", {key[:128]: "must match [A-Za-z_][A-Za-z0-9_]*"})
+    return key

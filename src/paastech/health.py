@@ -1,0 +1,108 @@
+"""Liveness and readiness of the platform's real components.
+
+Each check is one cheap request with a short timeout; :func:`readiness` runs them all
+concurrently, so ``/readyz`` answers within one timeout even when everything is down.
+Reasons say what failed (refused, timed out, status N) and never carry credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+
+from paastech.settings import DbSettings, Settings
+
+DEFAULT_TIMEOUT = 2.0
+DOCKER_SOCKET = "/var/run/docker.sock"
+COMPONENTS = ("postgres", "nomad", "docker", "registry", "fabio")
+
+
+@dataclass(frozen=True)
+class Status:
+    """One component's readiness."""
+
+    ok: bool
+    reason: str = ""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, FileNotFoundError):
+        return "socket not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def check_postgres(db: DbSettings, timeout: float = DEFAULT_TIMEOUT) -> Status:
+    """``SELECT 1`` on a fresh connection (the pool may hide a dead server for a while)."""
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await asyncpg.connect(db.dsn(), timeout=timeout)
+            try:
+                await conn.fetchval("SELECT 1")
+            finally:
+                await conn.close()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return Status(False, _describe(exc))
+    return Status(True)
+
+
+async def check_http(
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    uds: str | None = None,
+    headers: dict[str, str] | None = None,
+    ok_statuses: frozenset[int] = frozenset({200}),
+) -> Status:
+    """GET ``url`` (over a unix socket when ``uds``); ready when the status is expected."""
+    transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            response = await client.get(url, headers=headers)
+    except (httpx.HTTPError, OSError) as exc:
+        return Status(False, _describe(exc))
+    if response.status_code not in ok_statuses:
+        return Status(False, f"status {response.status_code}")
+    return Status(True)
+
+
+def checks(
+    settings: Settings, docker_socket: str = DOCKER_SOCKET, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, Callable[[], Awaitable[Status]]]:
+    """The readiness check of every component, by name."""
+    nomad_headers = {"X-Nomad-Token": settings.nomad.token} if settings.nomad.token else None
+    return {
+        "postgres": lambda: check_postgres(settings.db, timeout),
+        "nomad": lambda: check_http(
+            f"{settings.nomad.address.rstrip('/')}/v1/agent/self",
+            timeout=timeout,
+            headers=nomad_headers,
+        ),
+        "docker": lambda: check_http("http://docker/_ping", timeout=timeout, uds=docker_socket),
+        # 401 is a live registry that wants credentials.
+        "registry": lambda: check_http(
+            f"http://{settings.registry.address}/v2/",
+            timeout=timeout,
+            ok_statuses=frozenset({200, 401}),
+        ),
+        "fabio": lambda: check_http(f"http://{settings.fabio.ui_addr}/health", timeout=timeout),
+    }
+
+
+async def readiness(
+    settings: Settings, docker_socket: str = DOCKER_SOCKET, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, Status]:
+    """Run every component check concurrently."""
+    named = checks(settings, docker_socket, timeout)
+    results = await asyncio.gather(*(check() for check in named.values()))
+    return dict(zip(named, results, strict=True))
