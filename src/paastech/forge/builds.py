@@ -1,0 +1,232 @@
+"""Builds: the Build row's life and the ``Builder`` seam that makes the image.
+
+A push that updates ``main`` calls :func:`run_build`, which records the Build (``queued``,
+next number of the project), decides what to build (:mod:`paastech.forge.detect`), hands
+the request to the :class:`Builder` (``running``) and records how it ended (``succeeded``
+with the image and digest, or ``failed`` with the reason). Every line the pusher saw is
+kept as the build's log.
+
+Builds of one project run one at a time, in push order: a second push while one builds
+**queues** behind it (the terminal says so) and is built next, so the later commit is
+always the one that ends up built. Builds of different projects run in parallel up to
+``build.max_parallel``.
+
+The real backend (a Nomad batch job running ``docker build``) implements :class:`Builder`;
+where it cannot run, :class:`UnavailableBuilder` fails every build honestly -- the pushed
+code is stored all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from paastech.db.tables import Build
+from paastech.errors import BuildFailed, GitError
+from paastech.forge.detect import BuildPlan, SourceTree, detect
+from paastech.forge.progress import Progress, short_sha
+
+log = logging.getLogger(__name__)
+
+NOMAD_MISSING = "build backend unavailable: Nomad is not available on this host"
+_LAST_LINES = 20
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything a backend needs to build one commit of one project."""
+
+    build_id: UUID
+    number: int
+    project_id: UUID
+    project: str
+    commit_sha: str
+    ref: str
+    repo_path: Path
+    plan: BuildPlan
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a successful build produced."""
+
+    image: str
+    digest: str
+    output: list[str] = field(default_factory=list)
+
+
+class Builder(Protocol):
+    """Turns a commit into an image in the registry."""
+
+    async def build(self, request: BuildRequest, progress: Progress) -> BuildResult:
+        """Build ``request``, streaming its output through ``progress.output``.
+
+        Raises:
+            BuildFailed: The build could not run or did not succeed; the message is shown
+                to the pusher after ``! Build failed:``.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class UnavailableBuilder:
+    """The builder where no build backend exists: every build fails, saying why."""
+
+    reason: str = NOMAD_MISSING
+
+    async def build(self, request: BuildRequest, progress: Progress) -> BuildResult:
+        raise BuildFailed(self.reason)
+
+
+@dataclass
+class BuildCoordinator:
+    """Serialises builds per project and bounds them globally."""
+
+    max_parallel: int
+    _slots: asyncio.Semaphore = field(init=False)
+    _projects: dict[UUID, asyncio.Lock] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.max_parallel)
+
+    def project_lock(self, project_id: UUID) -> asyncio.Lock:
+        """The lock that keeps one project's builds in push order."""
+        return self._projects.setdefault(project_id, asyncio.Lock())
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """Bounds the number of builds running at once."""
+        return self._slots
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """How a build ended, as the push reports it."""
+
+    number: int
+    status: str
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+async def record_build(project_id: UUID, commit_sha: str, ref: str) -> tuple[UUID, int]:
+    """Insert a ``queued`` Build with the project's next number; returns (id, number).
+
+    The number is computed in the INSERT itself; a concurrent insert from another forge
+    process trips the ``UNIQUE (project, number)`` constraint and is simply retried.
+    """
+    for _ in range(5):
+        build_id = uuid4()
+        try:
+            rows = await Build.raw(
+                "INSERT INTO builds (id, project, number, status, ref, commit_sha)"
+                " SELECT {}, {}, coalesce(max(number), 0) + 1, 'queued', {}, {}"
+                " FROM builds WHERE project = {} RETURNING number",
+                build_id,
+                project_id,
+                ref,
+                commit_sha,
+                project_id,
+            )
+        except asyncpg.UniqueViolationError:
+            continue
+        return build_id, int(rows[0]["number"])
+    raise BuildFailed("could not allocate a build number (too many concurrent pushes)")
+
+
+async def run_build(
+    *,
+    project_id: UUID,
+    project: str,
+    commit_sha: str,
+    ref: str,
+    repo_path: Path,
+    builder: Builder,
+    coordinator: BuildCoordinator,
+    progress: Progress,
+    read_tree: Callable[[Path, str], SourceTree],
+) -> BuildOutcome:
+    """Record, detect and build one pushed commit; never raises for a failed build."""
+    build_id, number = await record_build(project_id, commit_sha, ref)
+    branch = ref.removeprefix("refs/heads/")
+    await progress.step(f"Building {project} ({branch} {short_sha(commit_sha)})")
+    first_line = len(progress.lines) - 1
+    lock = coordinator.project_lock(project_id)
+    if lock.locked():
+        await progress.info(f"build #{number} queued behind the running build of {project}")
+    output_start = first_line
+    try:
+        async with lock, coordinator.slots:
+            await _mark(build_id, status="running", started_at=_now())
+            await progress.info(f"build #{number}")
+            tree = await asyncio.to_thread(read_tree, repo_path, commit_sha)
+            plan = detect(tree)
+            await progress.step(f"{plan.description} detected")
+            request = BuildRequest(
+                build_id=build_id,
+                number=number,
+                project_id=project_id,
+                project=project,
+                commit_sha=commit_sha,
+                ref=ref,
+                repo_path=repo_path,
+                plan=plan,
+            )
+            output_start = len(progress.lines)
+            result = await builder.build(request, progress)
+    except (BuildFailed, GitError) as exc:
+        output = progress.lines[output_start:]
+        await progress.fail(f"Build failed: {exc.message}")
+        for line in output[-_LAST_LINES:]:
+            await progress.info(line.strip())
+        await _mark(
+            build_id,
+            status="failed",
+            error=exc.message,
+            log="\n".join(progress.lines[first_line:]),
+            finished_at=_now(),
+        )
+        return BuildOutcome(number=number, status="failed", error=exc.message)
+    except BaseException:
+        # Unexpected (a bug, a lost database, cancellation): keep the row honest, re-raise.
+        log.exception("build #%s of %s crashed", number, project)
+        await asyncio.shield(
+            _mark(
+                build_id,
+                status="failed",
+                error="internal error in the forge",
+                log="\n".join(progress.lines[first_line:]),
+                finished_at=_now(),
+            )
+        )
+        raise
+    await progress.step(f"Build #{number} succeeded: {result.image}")
+    await _mark(
+        build_id,
+        status="succeeded",
+        image=result.image,
+        digest=result.digest,
+        log="\n".join(progress.lines[first_line:]),
+        finished_at=_now(),
+    )
+    return BuildOutcome(number=number, status="succeeded")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def _mark(build_id: UUID, **values: object) -> None:
+    columns = {getattr(Build, name): value for name, value in values.items()}
+    await Build.update(columns).where(Build.id == build_id)

@@ -1,0 +1,81 @@
+"""After ``receive-pack``: what the push changed, what to tell the pusher, what to build."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from paastech.forge.builds import run_build
+from paastech.forge.context import ForgeContext
+from paastech.forge.progress import Progress, short_sha
+from paastech.forge.repos import MAIN_REF, source_tree
+
+
+@dataclass(frozen=True)
+class RefChange:
+    """One ref the push created (``old`` None), moved, or deleted (``new`` None)."""
+
+    ref: str
+    old: str | None
+    new: str | None
+
+
+def ref_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[RefChange]:
+    """The refs whose target differs between two snapshots, ``main`` first, then by name."""
+    names = sorted(set(before) | set(after), key=lambda name: (name != MAIN_REF, name))
+    return [
+        RefChange(ref=name, old=before.get(name), new=after.get(name))
+        for name in names
+        if before.get(name) != after.get(name)
+    ]
+
+
+def _describe(ref: str) -> str:
+    if ref.startswith("refs/heads/"):
+        return "branch " + ref.removeprefix("refs/heads/")
+    if ref.startswith("refs/tags/"):
+        return "tag " + ref.removeprefix("refs/tags/")
+    return ref
+
+
+async def after_push(
+    ctx: ForgeContext,
+    *,
+    project_id: UUID,
+    project: str,
+    changes: list[RefChange],
+    progress: Progress,
+) -> int:
+    """Report the changes and build ``main`` when it moved; returns the exit status."""
+    status = 0
+    for change in changes:
+        if change.ref == MAIN_REF and change.new is not None:
+            if not ctx.settings.build.enabled:
+                await progress.step(
+                    f"main stored at {short_sha(change.new)}; builds are disabled on this forge"
+                )
+                continue
+            outcome = await run_build(
+                project_id=project_id,
+                project=project,
+                commit_sha=change.new,
+                ref=change.ref,
+                repo_path=ctx.repos.path(project_id),
+                builder=ctx.builder,
+                coordinator=ctx.coordinator,
+                progress=progress,
+                read_tree=source_tree,
+            )
+            if not outcome.ok:
+                status = 1
+        elif change.new is None:
+            await progress.step(f"{_describe(change.ref)} deleted")
+            if change.ref == MAIN_REF:
+                await progress.info("the running app is unchanged; push main again to deploy")
+        else:
+            await progress.step(
+                f"{_describe(change.ref)} stored at {short_sha(change.new)}"
+                " (not deployed: only main is built)"
+            )
+    return status
