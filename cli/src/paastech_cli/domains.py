@@ -1,0 +1,69 @@
+"""``paastech domains add | remove | list``: custom hostnames routed to a project."""
+
+from __future__ import annotations
+
+from cyclopts import App
+
+from paastech_cli.output import print_json, say, spinner, table
+from paastech_cli.runtime import JsonFlag, Target
+
+app = App(name="domains", help="Route custom hostnames to a project.")
+
+
+@app.command
+async def add(hostname: str, /, *, json: JsonFlag = False, target: Target = Target()) -> None:
+    """Route a custom hostname to the project (point its DNS at the platform's router).
+
+    Example:
+
+        $ paastech domains add www.example.com
+
+    Parameters
+    ----------
+    hostname
+        A fully qualified hostname, not used by any other account.
+    """
+    name = target.name()
+    async with target.client() as gw:
+        with spinner(f"Adding {hostname}…"):
+            domain = await gw.add_domain(name, hostname)
+    if json:
+        print_json(domain)
+    else:
+        say(f"Added {domain.hostname} to [bold]{name}[/]")
+
+
+@app.command
+async def remove(hostname: str, /, *, target: Target = Target()) -> None:
+    """Stop routing a custom hostname to the project.
+
+    Example:
+
+        $ paastech domains remove www.example.com
+
+    Parameters
+    ----------
+    hostname
+        The hostname to remove.
+    """
+    name = target.name()
+    async with target.client() as gw:
+        await gw.remove_domain(name, hostname)
+    say(f"Removed {hostname} from [bold]{name}[/]")
+
+
+@app.command(name="list")
+async def list_(*, json: JsonFlag = False, target: Target = Target()) -> None:
+    """List the project's custom hostnames.
+
+    Example:
+
+        $ paastech domains list --json
+    """
+    name = target.name()
+    async with target.client() as gw:
+        domains = await gw.list_domains(name)
+    if json:
+        print_json(domains)
+        return
+    table(("HOSTNAME", "ADDED"), ((d.hostname, d.created_at) for d in domains), empty="No domains.")

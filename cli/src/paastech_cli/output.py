@@ -1,0 +1,64 @@
+"""Output for people (rich tables, spinners on stderr) and for scripts (``--json``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from rich.table import Table
+
+from paastech_cli.runtime import current
+
+
+def print_json(value: Any) -> None:
+    """Pretty JSON of Structs, lists and dicts on stdout."""
+    data = msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
+    current().stdout.write(data + "\n")
+
+
+def say(message: str) -> None:
+    """A line for people on stdout (rich markup allowed)."""
+    current().console.print(message, soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """A side remark on stderr, so stdout stays clean for pipes."""
+    current().err_console.print(message, soft_wrap=True)
+
+
+@contextmanager
+def spinner(message: str) -> Iterator[None]:
+    """A spinner on stderr while waiting (only on a terminal; silent in pipes and tests)."""
+    console = current().err_console
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(message):
+        yield
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "") -> None:
+    """A table on stdout; ``empty`` is printed instead when there are no rows."""
+    grid = Table(*columns, box=None, header_style="bold", pad_edge=False)
+    count = 0
+    for row in rows:
+        grid.add_row(*(cell(value) for value in row))
+        count += 1
+    if count == 0 and empty:
+        note(empty)
+        return
+    current().console.print(grid)
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: times in UTC without microseconds, None as a dash."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

@@ -1,0 +1,82 @@
+"""``paastech tokens create | list | revoke``: API tokens for scripts and CI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cyclopts import App, Parameter
+
+from paastech_cli.output import note, print_json, say, table
+from paastech_cli.runtime import Gateway, JsonFlag
+
+app = App(name="tokens", help="Create, list and revoke API tokens (for PAASTECH_TOKEN in CI).")
+
+
+@app.command
+async def create(
+    name: str,
+    /,
+    *,
+    expires_in_days: Annotated[int | None, Parameter(show_default=False)] = None,
+    json: JsonFlag = False,
+    gateway: Gateway = Gateway(),
+) -> None:
+    """Create an API token; it is shown this once only.
+
+    Example:
+
+        $ paastech tokens create ci --expires-in-days 90
+        $ export PAASTECH_TOKEN=…   # then any command works without login
+
+    Parameters
+    ----------
+    name
+        A label for the token.
+    expires_in_days
+        Lifetime in days [default: the gateway's].
+    """
+    async with gateway.client() as gw:
+        created = await gw.create_token(name, expires_in_days)
+    if json:
+        print_json(created)
+        return
+    note(
+        f"Created token [bold]{created.name}[/] (id {created.id})."
+        " Copy it now: it is not shown again."
+    )
+    say(created.token)
+
+
+@app.command(name="list")
+async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
+    """List your API tokens (never their secrets).
+
+    Example:
+
+        $ paastech tokens list --json
+    """
+    async with gateway.client() as gw:
+        tokens = await gw.list_tokens()
+    if json:
+        print_json(tokens)
+        return
+    rows = ((t.id, t.name, t.created_at, t.expires_at, t.last_used_at) for t in tokens)
+    table(("ID", "NAME", "CREATED", "EXPIRES", "LAST USED"), rows, empty="No API tokens.")
+
+
+@app.command
+async def revoke(token_id: str, /, *, gateway: Gateway = Gateway()) -> None:
+    """Revoke an API token at once.
+
+    Example:
+
+        $ paastech tokens revoke 7d1c…
+
+    Parameters
+    ----------
+    token_id
+        The token's ID, as `paastech tokens list` shows it.
+    """
+    async with gateway.client() as gw:
+        await gw.revoke_token(token_id)
+    say(f"Revoked token {token_id}")
