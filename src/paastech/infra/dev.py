@@ -8,6 +8,8 @@ stays in the state dir.
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
 import signal
 import subprocess
@@ -17,9 +19,11 @@ from pathlib import Path
 from types import FrameType
 
 from paastech.errors import ProvisionError
+from paastech.infra import packages, postgres
 from paastech.infra.process import (
     Running,
     http_ok,
+    run,
     spawn,
     started_process,
     terminate,
@@ -55,9 +59,41 @@ def _start_app(
     return started_process(state, name, ready_url, proc)
 
 
+def app_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for the platform's processes: the dev cluster's password file and an
+    env-encryption key file (generated once into the state dir) unless configured already."""
+    state = settings.state_path
+    env = dict(environ)
+    if not (settings.db.password or settings.db.password_file):
+        env.setdefault("PAASTECH_DB__PASSWORD_FILE", str(postgres.password_file(state)))
+    if not (settings.secrets.env_key or settings.secrets.env_key_file):
+        key_file = state / "env.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            # A Fernet key: 32 random bytes, url-safe base64.
+            key_file.write_bytes(base64.urlsafe_b64encode(os.urandom(32)))
+            key_file.chmod(0o600)
+        env.setdefault("PAASTECH_SECRETS__ENV_KEY_FILE", str(key_file))
+    return env
+
+
 def _platform(settings: Settings, environ: Mapping[str, str], say: Say) -> list[Running]:
     """Start ``paastech-server all`` and the dashboard when installed; report what is not."""
     running: list[Running] = []
+    server = shutil.which("paastech-server", path=environ.get("PATH"))
+    if server is not None:
+        say("applying database migrations")
+        migrate = run([server, "migrate"], env=dict(environ), check=False, timeout=120)
+        if migrate.returncode != 0:
+            reason = (migrate.stdout + migrate.stderr).strip() or f"exit {migrate.returncode}"
+            return [
+                Running(
+                    "paastech-server",
+                    "",
+                    started_here=False,
+                    problem=f"paastech-server migrate failed: {reason}",
+                )
+            ]
     apps = [
         ("paastech-server", "paastech-server", ["all"], f"{settings.gateway_url}/healthz"),
         ("dashboard", "paastech-ui", [], f"http://{settings.ui.host}:{settings.ui.port}/"),
@@ -133,6 +169,9 @@ def run_dev(settings: Settings, environ: Mapping[str, str], say: Say = print) ->
     signal.signal(signal.SIGINT, on_signal)
     running: list[Running] = []
     try:
+        installed = packages.ensure_packages()
+        if installed:
+            say(f"installed system packages: {' '.join(installed)}")
         running = bring_up(settings, environ, tolerate=("nomad",), progress=say)
         nomad = next(r for r in running if r.name == "nomad")
         if not nomad.ok:
@@ -140,7 +179,7 @@ def run_dev(settings: Settings, environ: Mapping[str, str], say: Say = print) ->
                 "Nomad is UNAVAILABLE: deploys and builds cannot run; "
                 "everything else is coming up. Reason:\n" + nomad.problem
             )
-        running += _platform(settings, environ, say)
+        running += _platform(settings, app_environ(settings, environ), say)
         say(banner(settings, running))
         while not stop_event.wait(1.0):
             pass

@@ -1,0 +1,98 @@
+"""Developer and CI entry points: ``nox -s dev``, ``nox -s tests``, ``nox -s lint`` …
+
+Virtualenvs are reused between runs (``.nox/``) and pip's own cache (outside the repo) keeps
+wheels, so a warm run only checks what is installed. Go builds and base images are cached in
+``~/.cache/paastech`` by ``paastech.infra``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    """The server package (editable) and the CLI and dashboard distributions when present."""
+    session.install("-e", f".[{extras}]" if extras else ".")
+    for dist in ("cli", "ui"):
+        if (ROOT / dist / "pyproject.toml").exists():
+            session.install("-e", f"./{dist}")
+
+
+def _has_tests(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.rglob("test_*.py"))
+
+
+@nox.session
+def infra(session: nox.Session) -> None:
+    """Provision only: system packages, Fabio (and an attempt at Nomad), base images."""
+    _install(session, "")
+    session.run("python", "-m", "paastech.infra", "provision", "--nomad")
+
+
+@nox.session
+def dev(session: nox.Session) -> None:
+    """The whole stack plus paastech-server and the dashboard, every URL printed, until ^C."""
+    _install(session, "")
+    # The dev process stops what it started on Ctrl-C: give it time (nox's default is 0.3 s).
+    session.run(
+        "python", "-m", "paastech.infra", "dev", interrupt_timeout=120.0, terminate_timeout=30.0
+    )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit, integration, end-to-end and browser tests against real components.
+
+    Exit code 5 (no tests collected) is a failure here: the suite must never pass empty.
+    """
+    _install(session, "test")
+    session.run("python", "-m", "paastech.infra", "provision")
+    session.run("python", "-m", "pytest", "tests", *session.posargs)
+    if _has_tests(ROOT / "cli" / "tests"):
+        session.run("python", "-m", "pytest", "cli/tests", "--rootdir", "cli")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (check + format) on the code and mypy --strict on src/."""
+    _install(session, "lint")
+    paths = [
+        "src",
+        "noxfile.py",
+        "tests/unit/infra",
+        "tests/integration/infra",
+        "tests/unit/test_settings.py",
+    ]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
+    session.run("mypy", "--strict", "src/paastech")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every ``tests/bench/*_bench.py --out FILE`` and merge them into bench-results.json."""
+    _install(session, "test")
+    session.run("python", "-m", "paastech.infra", "provision")
+    scripts = sorted((ROOT / "tests" / "bench").glob("*_bench.py"))
+    if not scripts:
+        session.warn("no benchmarks yet in tests/bench/*_bench.py")
+    merged: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for script in scripts:
+            out = Path(tmp) / f"{script.stem}.json"
+            session.run("python", str(script), "--out", str(out))
+            merged[script.stem.removesuffix("_bench")] = json.loads(out.read_text())
+    target = ROOT / "bench-results.json"
+    target.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    session.log(f"wrote {target} ({len(merged)} benchmark files)")
