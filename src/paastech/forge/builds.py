@@ -130,7 +130,7 @@ async def record_build(project_id: UUID, commit_sha: str, ref: str) -> tuple[UUI
         build_id = uuid4()
         try:
             rows = await Build.raw(
-                "INSERT INTO builds (id, project, number, status, ref, commit_sha)"
+                "INSERT INTO builds (id, project, number, status, git_ref, commit_sha)"
                 " SELECT {}, {}, coalesce(max(number), 0) + 1, 'queued', {}, {}"
                 " FROM builds WHERE project = {} RETURNING number",
                 build_id,
