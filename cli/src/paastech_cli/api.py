@@ -12,6 +12,7 @@ Foreign errors (httpx transport errors, undecodable answers) are mapped once, he
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -69,10 +70,15 @@ def map_transport_errors(base_url: str) -> Iterator[None]:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "refused" in text.lower():
-        return "connection refused"
-    return text
+    """The root cause in a few words: httpx wraps the OS error several layers deep."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "unknown host"
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
 
 
 def problem_error(response: httpx.Response) -> ApiError:

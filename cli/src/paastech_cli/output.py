@@ -40,9 +40,11 @@ def spinner(message: str) -> Iterator[None]:
         yield
 
 
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "") -> None:
-    """A table on stdout; ``empty`` is printed instead when there are no rows."""
-    grid = Table(*columns, box=None, header_style="bold", pad_edge=False)
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "", header: bool = True
+) -> None:
+    """A table on stdout; ``empty`` is printed (on stderr) instead when there are no rows."""
+    grid = Table(*columns, box=None, header_style="bold", pad_edge=False, show_header=header)
     count = 0
     for row in rows:
         grid.add_row(*(cell(value) for value in row))

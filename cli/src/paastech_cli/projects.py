@@ -30,7 +30,7 @@ def _show(project: Project) -> None:
         ("Idle timeout (s)", project.idle_timeout),
         ("Created", project.created_at),
     ]
-    table(("Field", "Value"), rows)
+    table(("Field", "Value"), ((f"{label}:", value) for label, value in rows), header=False)
 
 
 @app.command
