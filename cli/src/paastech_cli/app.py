@@ -37,6 +37,7 @@ RUNNING = Group("Running app", sort_key=4)
 app = App(
     name="paastech",
     version=__version__,
+    suppress_keyboard_interrupt=False,  # main() decides: 0 for `logs -f`, else 130
     help_format="markdown",
     help=f"""\
 PaaSTech from your terminal: create a project, `git push paastech main`, and manage the app.

@@ -9,7 +9,7 @@ from paastech_cli.runtime import Gateway, JsonFlag
 async def audit(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
     """Show your account's audit log: who did what to which target, when and from where.
 
-    Example:
+    For example:
 
         $ paastech audit
         $ paastech audit --json | jq '.[] | select(.action == "project.delete")'

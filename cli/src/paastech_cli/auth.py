@@ -56,7 +56,7 @@ async def signup(
     The password (at least 10 characters) is asked twice without echo, or read as one line
     from standard input with --password-stdin.
 
-    Example:
+    For example:
 
         $ paastech signup --email ada@example.com
 
@@ -81,7 +81,7 @@ async def login(
 ) -> None:
     """Log in and save the session for this gateway (in credentials.toml, mode 0600).
 
-    Example:
+    For example:
 
         $ paastech login --email ada@example.com
         $ echo "$PASSWORD" | paastech login --email ada@example.com --password-stdin
@@ -100,7 +100,7 @@ async def login(
 async def logout(*, gateway: Gateway = Gateway()) -> None:
     """Revoke the session token and forget it on this machine.
 
-    Example:
+    For example:
 
         $ paastech logout
     """
@@ -124,7 +124,7 @@ async def logout(*, gateway: Gateway = Gateway()) -> None:
 async def whoami(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
     """Show the account the current token belongs to.
 
-    Example:
+    For example:
 
         $ paastech whoami
         $ paastech whoami --json

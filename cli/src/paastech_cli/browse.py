@@ -10,7 +10,7 @@ from paastech_cli.runtime import Target, current
 async def open_(*, target: Target = Target()) -> None:
     """Open the app's URL in your web browser (and print it).
 
-    Example:
+    For example:
 
         $ paastech open
         $ paastech open -p hello

@@ -9,7 +9,7 @@ from paastech_cli.runtime import JsonFlag, Target
 async def builds(*, json: JsonFlag = False, target: Target = Target()) -> None:
     """List the project's builds, one per pushed commit.
 
-    Example:
+    For example:
 
         $ paastech builds
         $ paastech logs --build 3f2a…

@@ -14,7 +14,7 @@ app = App(name="domains", help="Route custom hostnames to a project.")
 async def add(hostname: str, /, *, json: JsonFlag = False, target: Target = Target()) -> None:
     """Route a custom hostname to the project (point its DNS at the platform's router).
 
-    Example:
+    For example:
 
         $ paastech domains add www.example.com
 
@@ -37,7 +37,7 @@ async def add(hostname: str, /, *, json: JsonFlag = False, target: Target = Targ
 async def remove(hostname: str, /, *, target: Target = Target()) -> None:
     """Stop routing a custom hostname to the project.
 
-    Example:
+    For example:
 
         $ paastech domains remove www.example.com
 
@@ -56,7 +56,7 @@ async def remove(hostname: str, /, *, target: Target = Target()) -> None:
 async def list_(*, json: JsonFlag = False, target: Target = Target()) -> None:
     """List the project's custom hostnames.
 
-    Example:
+    For example:
 
         $ paastech domains list --json
     """

@@ -37,7 +37,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 async def set_(*pairs: str, target: Target = Target()) -> None:
     """Set one or more variables; a new release is made and deployed.
 
-    Example:
+    For example:
 
         $ paastech env set GREETING=hello DEBUG=0
         $ paastech env set -p hello DATABASE_URL='postgres://…'
@@ -61,7 +61,7 @@ async def set_(*pairs: str, target: Target = Target()) -> None:
 async def unset(*keys: str, target: Target = Target()) -> None:
     """Remove one or more variables; a new release is made and deployed.
 
-    Example:
+    For example:
 
         $ paastech env unset DEBUG
 
@@ -89,7 +89,7 @@ async def list_(
 ) -> None:
     """List variables; values are masked unless --reveal.
 
-    Example:
+    For example:
 
         $ paastech env list
         $ paastech env list --reveal --json

@@ -18,7 +18,7 @@ async def scale(
 ) -> None:
     """Set the number of running instances (0 stops the app).
 
-    Example:
+    For example:
 
         $ paastech scale 2
         $ paastech ps
@@ -43,7 +43,7 @@ def _non_negative(value: int) -> None:
 async def ps(*, json: JsonFlag = False, target: Target = Target()) -> None:
     """List the project's running instances.
 
-    Example:
+    For example:
 
         $ paastech ps
         $ paastech ps --json | jq length

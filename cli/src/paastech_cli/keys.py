@@ -54,7 +54,7 @@ async def add(
 ) -> None:
     """Upload an SSH public key (ed25519, ecdsa, or rsa of 2048 bits and more).
 
-    Example:
+    For example:
 
         $ paastech keys add
         $ paastech keys add ~/.ssh/work.pub --name laptop
@@ -80,7 +80,7 @@ async def add(
 async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
     """List your SSH keys.
 
-    Example:
+    For example:
 
         $ paastech keys list
     """
@@ -101,7 +101,7 @@ async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None
 async def remove(key_id: str, /, *, gateway: Gateway = Gateway()) -> None:
     """Remove an SSH key (pushes signed with it stop working).
 
-    Example:
+    For example:
 
         $ paastech keys remove 0b6f1c4e-…
 

@@ -38,7 +38,7 @@ async def logs(
     With -f it keeps streaming until Ctrl-C, which exits cleanly (status 0).
     With --json each line is printed as one JSON object (NDJSON).
 
-    Example:
+    For example:
 
         $ paastech logs -n 50
         $ paastech logs -f

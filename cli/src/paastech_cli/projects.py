@@ -45,7 +45,7 @@ async def create(
 ) -> None:
     """Create a project; inside a git repository, add it as the `paastech` remote.
 
-    Example:
+    For example:
 
         $ paastech projects create hello
         $ paastech projects create thumbnails --kind function
@@ -88,7 +88,7 @@ async def create(
 async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
     """List your projects.
 
-    Example:
+    For example:
 
         $ paastech projects list
         $ paastech projects list --json | jq -r '.[].name'
@@ -117,7 +117,7 @@ async def info(
 ) -> None:
     """Show one project: URL, git remote, status, release and resources.
 
-    Example:
+    For example:
 
         $ paastech projects info
         $ paastech projects info hello --json
@@ -149,7 +149,7 @@ async def update(
 ) -> None:
     """Change a project's instances, resources and scale-to-zero (within platform limits).
 
-    Example:
+    For example:
 
         $ paastech projects update --memory 512 --cpu 500
         $ paastech projects update -p thumbnails --scale-to-zero --idle-timeout 120
@@ -200,7 +200,7 @@ async def delete(
 
     Asks you to type the project name unless --yes is given.
 
-    Example:
+    For example:
 
         $ paastech projects delete hello
         $ paastech projects delete hello --yes

@@ -22,7 +22,7 @@ def parse_version(text: str) -> int:
 async def releases(*, json: JsonFlag = False, target: Target = Target()) -> None:
     """List the project's releases, newest first.
 
-    Example:
+    For example:
 
         $ paastech releases
         $ paastech releases -p hello --json
@@ -45,7 +45,7 @@ async def releases(*, json: JsonFlag = False, target: Target = Target()) -> None
 async def rollback(version: str, /, *, json: JsonFlag = False, target: Target = Target()) -> None:
     """Run an older release again, as a new release with its image and config.
 
-    Example:
+    For example:
 
         $ paastech rollback v1
 

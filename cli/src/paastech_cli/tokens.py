@@ -23,7 +23,7 @@ async def create(
 ) -> None:
     """Create an API token; it is shown this once only.
 
-    Example:
+    For example:
 
         $ paastech tokens create ci --expires-in-days 90
         $ export PAASTECH_TOKEN=…   # then any command works without login
@@ -51,7 +51,7 @@ async def create(
 async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
     """List your API tokens (never their secrets).
 
-    Example:
+    For example:
 
         $ paastech tokens list --json
     """
@@ -68,7 +68,7 @@ async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None
 async def revoke(token_id: str, /, *, gateway: Gateway = Gateway()) -> None:
     """Revoke an API token at once.
 
-    Example:
+    For example:
 
         $ paastech tokens revoke 7d1c…
 
