@@ -253,7 +253,7 @@ class FakeGateway:
         self._record(email, "project.create", name)
         return httpx.Response(201, json=project.body())
 
-    async def _project_route(  # noqa: PLR0911 - one branch per contract route
+    async def _project_route(  # noqa: PLR0911, PLR0912 - one branch per contract route
         self,
         request: httpx.Request,
         email: str,
@@ -262,10 +262,12 @@ class FakeGateway:
         body: Any,
     ) -> httpx.Response:
         method, query = request.method, request.url.params
-        needs_backend = rest in (["scale"], ["instances"], ["logs"], []) and method != "GET"
-        if rest in (["instances"], ["logs"]) or needs_backend:
-            if not self.backend_up:
-                return problem(503, "Service Unavailable", "backend unavailable")
+        # Routes the real gateway serves through the forge/scheduler: 503 while those are down.
+        needs_backend = rest in (["scale"], ["instances"], ["logs"], ["rollback"]) or (
+            method == "DELETE" and not rest
+        )
+        if needs_backend and not self.backend_up:
+            return problem(503, "Service Unavailable", "backend unavailable")
         match method, rest:
             case "GET", []:
                 return httpx.Response(200, json=project.body())
@@ -292,7 +294,7 @@ class FakeGateway:
                     else:
                         project.env[key] = value
                 self.release(project, "Set env")
-                return httpx.Response(200, json={k: "****" for k in project.env})
+                return httpx.Response(200, json=dict.fromkeys(project.env, "****"))
             case "GET", ["releases"]:
                 return httpx.Response(200, json=project.releases)
             case "POST", ["rollback"]:
@@ -310,7 +312,8 @@ class FakeGateway:
                 return self._logs(int(query.get("lines", "100")), query.get("follow") == "true")
             case "GET", ["builds"]:
                 return httpx.Response(
-                    200, json=[{"id": "b-1", "number": 1, "status": "succeeded", "commit_sha": "abc"}]
+                    200,
+                    json=[{"id": "b-1", "number": 1, "status": "succeeded", "commit_sha": "abc"}],
                 )
             case "GET", ["builds", "b-1", "log"]:
                 return httpx.Response(

@@ -8,6 +8,8 @@ import pytest
 from conftest import Cli
 from fakes import log_line
 
+from paastech_cli import __version__
+
 EMAIL = "ada@example.com"
 
 
@@ -88,7 +90,7 @@ def test_env_set_and_unset(hello: Cli) -> None:
     assert hello.gateway.projects["hello"].env == {"GREETING": "hi there"}
 
 
-def test_rollback_accepts_vN(hello: Cli) -> None:
+def test_rollback_accepts_v_number(hello: Cli) -> None:
     """`rollback v1` posts version 1 and reports the new release."""
     hello.gateway.release(hello.gateway.projects["hello"])
 
@@ -242,8 +244,6 @@ def test_every_command_has_help_with_an_example(cli: Cli) -> None:
 
 
 def test_version(cli: Cli) -> None:
-    from paastech_cli import __version__
-
     result = cli("--version")
 
     assert result.code == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import API, Cli
 
-from paastech_cli.credentials import CredentialStore, Credentials
+from paastech_cli.credentials import Credentials, CredentialStore
 
 PASSWORD = "correct horse 1"
 
