@@ -167,9 +167,11 @@ async def test_two_pushes_to_one_project_number_builds_in_order(
     second = await commit(user, work, {"index.html": "2"}, "two")
     await user.git("push", "-q", user.remote("counter"), "main", cwd=work)
 
-    rows = await Build.select(Build.number, Build.commit_sha).where(
-        Build.project == project_id
-    ).order_by(Build.number)
+    rows = (
+        await Build.select(Build.number, Build.commit_sha)
+        .where(Build.project == project_id)
+        .order_by(Build.number)
+    )
 
     assert [r["number"] for r in rows] == [1, 2]
     assert rows[1]["commit_sha"] == second
