@@ -34,8 +34,8 @@ def problem(status: int, title: str, detail: str = "", **extra: Any) -> httpx.Re
 
 
 def invalid(**fields: str) -> httpx.Response:
-    errors = [{"field": name, "message": why} for name, why in fields.items()]
-    return problem(422, "Unprocessable Content", "invalid fields", errors=errors)
+    """422 as the gateway renders it: ``errors`` maps each field to what is wrong."""
+    return problem(422, "invalid input", "invalid fields", errors=fields)
 
 
 @dataclass
@@ -193,7 +193,7 @@ class FakeGateway:
                 )
             case "GET", ["tokens"]:
                 mine = [t for t in self.tokens.values() if t["email"] == email]
-                return httpx.Response(200, json=[_public(t) for t in mine if t["kind"] == "api"])
+                return httpx.Response(200, json=[_public(t) for t in mine])
             case "POST", ["tokens"]:
                 secret = self._issue(email, "api", body["name"])
                 made = self.tokens[secret]
@@ -284,9 +284,8 @@ class FakeGateway:
                 return httpx.Response(204)
             case "GET", ["env"]:
                 reveal = query.get("reveal") == "true"
-                return httpx.Response(
-                    200, json={k: v if reveal else "****" for k, v in project.env.items()}
-                )
+                env = {k: v if reveal else "****" for k, v in project.env.items()}
+                return httpx.Response(200, json={"env": env, "masked": not reveal})
             case "PATCH", ["env"]:
                 for key, value in body.items():
                     if value is None:
@@ -294,7 +293,9 @@ class FakeGateway:
                     else:
                         project.env[key] = value
                 self.release(project, "Set env")
-                return httpx.Response(200, json=dict.fromkeys(project.env, "****"))
+                env = dict.fromkeys(project.env, "****")
+                version = project.releases[-1]["version"]
+                return httpx.Response(200, json={"env": env, "masked": True, "release": version})
             case "GET", ["releases"]:
                 return httpx.Response(200, json=project.releases)
             case "POST", ["rollback"]:
@@ -305,7 +306,11 @@ class FakeGateway:
                 return httpx.Response(201, json=project.releases[-1])
             case "POST", ["scale"]:
                 project.instances = body["instances"]
-                return httpx.Response(202)
+                applied = bool(project.releases)
+                return httpx.Response(
+                    202,
+                    json={"name": project.name, "instances": project.instances, "applied": applied},
+                )
             case "GET", ["instances"]:
                 return httpx.Response(200, json=_instances(project))
             case "GET", ["logs"]:
@@ -322,12 +327,20 @@ class FakeGateway:
             case "GET", ["domains"]:
                 return httpx.Response(
                     200,
-                    json=[{"hostname": h, "created_at": NOW.isoformat()} for h in project.domains],
+                    json=[
+                        {"hostname": h, "project": project.name, "created_at": NOW.isoformat()}
+                        for h in project.domains
+                    ],
                 )
             case "POST", ["domains"]:
                 project.domains.append(body["hostname"])
                 return httpx.Response(
-                    201, json={"hostname": body["hostname"], "created_at": NOW.isoformat()}
+                    201,
+                    json={
+                        "hostname": body["hostname"],
+                        "project": project.name,
+                        "created_at": NOW.isoformat(),
+                    },
                 )
             case "DELETE", ["domains", hostname] if hostname in project.domains:
                 project.domains.remove(hostname)
@@ -349,7 +362,7 @@ class FakeGateway:
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("email", "kind")}
+    return {k: v for k, v in row.items() if k != "email"}
 
 
 def _instances(project: FakeProject) -> list[dict[str, Any]]:

@@ -77,8 +77,8 @@ def test_keys_tokens_domains_audit_whoami(world: Cli) -> None:
     assert {"id", "name", "fingerprint"} <= set(keys[0])
 
     tokens = _json(world, "tokens", "list")
-    assert [t["name"] for t in tokens] == ["ci"]
-    assert "token" not in tokens[0]
+    assert sorted((t["name"], t["kind"]) for t in tokens) == [("ci", "api"), ("login", "session")]
+    assert all("token" not in t for t in tokens)
 
     assert [d["hostname"] for d in _json(world, "domains", "list", "-p", "hello")] == [
         "www.example.com"

@@ -34,6 +34,7 @@ from paastech_cli.schemas import (
     AuditEvent,
     Build,
     Domain,
+    Env,
     Instance,
     Key,
     LogLine,
@@ -43,6 +44,7 @@ from paastech_cli.schemas import (
     Project,
     ProjectKind,
     Release,
+    Scaled,
     Session,
     Token,
 )
@@ -320,15 +322,16 @@ class GatewayClient:
 
     # -- environment --------------------------------------------------------------------------
 
-    async def get_env(self, project: str, *, reveal: bool = False) -> dict[str, str]:
+    async def get_env(self, project: str, *, reveal: bool = False) -> Env:
         """The project's variables; values are masked unless ``reveal``."""
         params = {"reveal": "true"} if reveal else None
         response = await self._send("GET", f"/api/v1/projects/{_seg(project)}/env", params=params)
-        return self._decode(response, dict[str, str])
+        return self._decode(response, Env)
 
-    async def update_env(self, project: str, changes: Mapping[str, str | None]) -> None:
+    async def update_env(self, project: str, changes: Mapping[str, str | None]) -> Env:
         """Set (str) or unset (None) many variables at once; a new release follows."""
-        await self._send("PATCH", f"/api/v1/projects/{_seg(project)}/env", json=dict(changes))
+        path = f"/api/v1/projects/{_seg(project)}/env"
+        return self._decode(await self._send("PATCH", path, json=dict(changes)), Env)
 
     # -- builds and releases ------------------------------------------------------------------
 
@@ -363,10 +366,13 @@ class GatewayClient:
 
     # -- running app --------------------------------------------------------------------------
 
-    async def scale(self, project: str, instances: int) -> None:
+    async def scale(self, project: str, instances: int) -> Scaled:
         """Ask for ``instances`` running copies (accepted, applied asynchronously)."""
         path = f"/api/v1/projects/{_seg(project)}/scale"
-        await self._send("POST", path, json={"instances": instances})
+        response = await self._send("POST", path, json={"instances": instances})
+        if not response.content:
+            return Scaled(name=project, instances=instances)
+        return self._decode(response, Scaled)
 
     async def instances(self, project: str) -> list[Instance]:
         response = await self._send("GET", f"/api/v1/projects/{_seg(project)}/instances")
@@ -400,9 +406,13 @@ class GatewayClient:
     async def remove_domain(self, project: str, hostname: str) -> None:
         await self._send("DELETE", f"/api/v1/projects/{_seg(project)}/domains/{_seg(hostname)}")
 
-    async def audit(self) -> list[AuditEvent]:
-        """The account's own audit events."""
-        return self._decode_list(await self._send("GET", "/api/v1/audit"), AuditEvent)
+    async def audit(self, *, limit: int = 100, before: int | None = None) -> list[AuditEvent]:
+        """The account's own audit events, newest first; ``before`` pages to older ids."""
+        params: dict[str, str | int] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        response = await self._send("GET", "/api/v1/audit", params=params)
+        return self._decode_list(response, AuditEvent)
 
 
 def _build_line(kind: str, line: str) -> str:

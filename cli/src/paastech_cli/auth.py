@@ -8,7 +8,7 @@ from cyclopts import Parameter
 
 from paastech_cli import errors
 from paastech_cli.credentials import Credentials
-from paastech_cli.exits import UsageError
+from paastech_cli.exits import LoginFailed, UsageError
 from paastech_cli.output import note, print_json, say, spinner
 from paastech_cli.runtime import Gateway, JsonFlag, current
 
@@ -40,7 +40,10 @@ async def _login(gateway: Gateway, email: str, password: str) -> None:
     url = gateway.url()
     async with gateway.client(auth=False) as gw:
         with spinner("Logging in…"):
-            session = await gw.login(email, password)
+            try:
+                session = await gw.login(email, password)
+            except errors.Unauthenticated as exc:
+                raise LoginFailed(exc.message) from exc
     expires = session.expires_at.isoformat() if session.expires_at else ""
     current().credentials.put(
         url, Credentials(token=session.token, email=email, expires_at=expires)

@@ -10,6 +10,7 @@ from cyclopts import App, Parameter
 from paastech_cli.exits import UsageError
 from paastech_cli.output import print_json, say, spinner, table
 from paastech_cli.runtime import JsonFlag, Target
+from paastech_cli.schemas import Env
 
 app = App(name="env", help="Set, unset and list environment variables (each change redeploys).")
 
@@ -20,6 +21,10 @@ def _check_key(key: str) -> str:
     if not _KEY.match(key):
         raise UsageError(f"invalid variable name {key!r}: use letters, digits and _")
     return key
+
+
+def _released(env: Env) -> str:
+    return f" (release v{env.release})" if env.release is not None else ""
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -53,8 +58,8 @@ async def set_(*pairs: str, target: Target = Target()) -> None:
     name = target.name()
     async with target.client() as gw:
         with spinner(f"Setting {', '.join(changes)} and restarting {name}…"):
-            await gw.update_env(name, dict(changes))
-    say(f"Set {', '.join(changes)} on [bold]{name}[/]")
+            env = await gw.update_env(name, dict(changes))
+    say(f"Set {', '.join(changes)} on [bold]{name}[/]{_released(env)}")
 
 
 @app.command
@@ -76,8 +81,8 @@ async def unset(*keys: str, target: Target = Target()) -> None:
     changes: dict[str, str | None] = {_check_key(key): None for key in keys}
     async with target.client() as gw:
         with spinner(f"Unsetting {', '.join(changes)} and restarting {name}…"):
-            await gw.update_env(name, changes)
-    say(f"Unset {', '.join(changes)} on [bold]{name}[/]")
+            env = await gw.update_env(name, changes)
+    say(f"Unset {', '.join(changes)} on [bold]{name}[/]{_released(env)}")
 
 
 @app.command(name="list")
@@ -103,6 +108,6 @@ async def list_(
     async with target.client() as gw:
         env = await gw.get_env(name, reveal=reveal)
     if json:
-        print_json(env)
+        print_json(env.env)
         return
-    table(("KEY", "VALUE"), sorted(env.items()), empty=f"No variables set on {name}.")
+    table(("KEY", "VALUE"), sorted(env.env.items()), empty=f"No variables set on {name}.")

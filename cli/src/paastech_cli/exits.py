@@ -54,6 +54,12 @@ class NotLoggedIn(CliError):
     exit_code = Exit.AUTH
 
 
+class LoginFailed(CliError):
+    """Wrong email or password (no "run paastech login" hint: that is what failed)."""
+
+    exit_code = Exit.AUTH
+
+
 class Aborted(CliError):
     """The user declined a confirmation."""
 

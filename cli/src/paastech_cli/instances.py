@@ -31,8 +31,12 @@ async def scale(
     name = target.name()
     async with target.client() as gw:
         with spinner(f"Scaling {name} to {instances}…"):
-            await gw.scale(name, instances)
-    say(f"Scaling [bold]{name}[/] to {instances} instance{'s' if instances != 1 else ''}")
+            scaled = await gw.scale(name, instances)
+    plural = "s" if scaled.instances != 1 else ""
+    if scaled.applied:
+        say(f"Scaling [bold]{name}[/] to {scaled.instances} instance{plural}")
+    else:
+        say(f"[bold]{name}[/] will run {scaled.instances} instance{plural} once it is deployed")
 
 
 def _non_negative(value: int) -> None:

@@ -42,10 +42,11 @@ class Me(Schema):
 
 
 class Token(Schema):
-    """One API token as listed (the secret itself is never listed)."""
+    """One live token as listed: ``kind`` is ``session`` (a login) or ``api``; never the secret."""
 
     id: str
     name: str
+    kind: str = ""
     created_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     last_used_at: dt.datetime | None = None
@@ -85,6 +86,24 @@ class Project(Schema):
     memory: int | None = None
     idle_timeout: int | None = None
     scale_to_zero: bool | None = None
+
+
+class Env(Schema):
+    """``GET/PATCH /projects/{name}/env``: the variables (masked unless revealed)."""
+
+    env: dict[str, str]
+    masked: bool = True
+    release: int | None = None
+    """The release a change created, when there was something to redeploy."""
+
+
+class Scaled(Schema):
+    """``POST /projects/{name}/scale`` (202)."""
+
+    name: str
+    instances: int
+    applied: bool = True
+    """False when the project has no release yet: the count waits for its first deploy."""
 
 
 class Build(Schema):
@@ -137,7 +156,7 @@ class Domain(Schema):
     """A custom hostname routed to a project."""
 
     hostname: str
-    id: str | None = None
+    project: str = ""
     created_at: dt.datetime | None = None
 
 

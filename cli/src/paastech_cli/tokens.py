@@ -49,7 +49,7 @@ async def create(
 
 @app.command(name="list")
 async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:
-    """List your API tokens (never their secrets).
+    """List your live tokens, logins (session) and API tokens (api); never their secrets.
 
     For example:
 
@@ -60,8 +60,8 @@ async def list_(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None
     if json:
         print_json(tokens)
         return
-    rows = ((t.id, t.name, t.created_at, t.expires_at, t.last_used_at) for t in tokens)
-    table(("ID", "NAME", "CREATED", "EXPIRES", "LAST USED"), rows, empty="No API tokens.")
+    rows = ((t.id, t.name, t.kind, t.created_at, t.expires_at, t.last_used_at) for t in tokens)
+    table(("ID", "NAME", "KIND", "CREATED", "EXPIRES", "LAST USED"), rows, empty="No tokens.")
 
 
 @app.command
