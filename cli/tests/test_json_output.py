@@ -118,3 +118,14 @@ def test_tables_for_people(world: Cli) -> None:
     header, row = result.stdout.splitlines()[:2]
     assert header.split() == ["NAME", "KIND", "STATUS", "RELEASE", "URL"]
     assert row.split()[:4] == ["hello", "container", "running", "v2"]
+
+
+def test_tables_in_a_pipe_keep_whole_ids(world: Cli) -> None:
+    """Piped tables never cut or wrap a row: an ID can be copied from `keys list`."""
+    (key_id,) = world.gateway.keys
+    world.gateway.keys[key_id]["name"] = "a-rather-long-key-name-" * 4
+
+    rows = world("keys", "list").stdout.splitlines()
+
+    assert len(rows) == 2
+    assert rows[1].split()[0] == key_id

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import msgspec
-from rich.table import Table
+from rich.table import Column, Table
 
 from paastech_cli.runtime import current
 
@@ -44,7 +44,13 @@ def table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "", header: bool = True
 ) -> None:
     """A table on stdout; ``empty`` is printed (on stderr) instead when there are no rows."""
-    grid = Table(*columns, box=None, header_style="bold", pad_edge=False, show_header=header)
+    grid = Table(
+        *(_column(name) for name in columns),
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+        show_header=header,
+    )
     count = 0
     for row in rows:
         grid.add_row(*(cell(value) for value in row))
@@ -53,6 +59,16 @@ def table(
         note(empty)
         return
     current().console.print(grid)
+
+
+# Free text may wrap on a narrow terminal; everything else (IDs to copy, times) stays whole.
+_WRAPPING = {"DESCRIPTION", "ERROR", "TARGET", "VALUE"}
+
+
+def _column(name: str) -> Column:
+    if name in _WRAPPING:
+        return Column(name, overflow="fold")
+    return Column(name, no_wrap=True, overflow="fold")
 
 
 def cell(value: Any) -> str:

@@ -50,6 +50,10 @@ class Runtime:
     def __post_init__(self) -> None:
         self.console = Console(file=self.stdout, highlight=False)
         self.err_console = Console(file=self.stderr, highlight=False)
+        for console in (self.console, self.err_console):
+            if not console.is_terminal:
+                # In a pipe nothing may wrap or be cut: scripts grep and awk whole rows.
+                console.width = 10_000
         self.credentials = CredentialStore.for_environ(self.environ)
 
     def ask(self, prompt: str) -> str:
