@@ -57,6 +57,7 @@ class ForgeServer(asyncssh.SSHServer):
         self._ctx = ctx
         self._conn: asyncssh.SSHServerConnection | None = None
         self._candidate: UUID | None = None
+        self._known: dict[str, UUID | None] = {}  # fingerprint -> client, this connection
         self._client_id: UUID | None = None
         self._activity = Activity()
         self._watchdog: asyncio.Task[None] | None = None
@@ -89,11 +90,16 @@ class ForgeServer(asyncssh.SSHServer):
         # always the last call before auth completes, so the candidate is the signer.
         self._activity.touch()
         fingerprint = key.get_fingerprint("sha256")
-        row = await SshKey.select(SshKey.client).where(SshKey.fingerprint == fingerprint).first()
-        if row is None:
+        if fingerprint not in self._known:
+            row = (
+                await SshKey.select(SshKey.client).where(SshKey.fingerprint == fingerprint).first()
+            )
+            self._known[fingerprint] = None if row is None else UUID(str(row["client"]))
+        client = self._known[fingerprint]
+        if client is None:
             log.info("forge: refused unknown key %s", fingerprint)
             return False
-        self._candidate = UUID(str(row["client"]))
+        self._candidate = client
         return True
 
     def auth_completed(self) -> None:
