@@ -94,7 +94,7 @@ class FakeGateway:
     def add_account(self, email: str = "ada@example.com", password: str = "correct horse 1") -> str:
         """Create an account with a session token; returns the token."""
         self.accounts[email] = password
-        return self._issue(email, "session")
+        return self.issue(email, "session")
 
     def add_project(self, owner: str, name: str, kind: str = "container") -> FakeProject:
         project = FakeProject(name=name, kind=kind, owner=owner)
@@ -117,7 +117,7 @@ class FakeGateway:
     def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
-    def _issue(self, email: str, kind: str, name: str = "login") -> str:
+    def issue(self, email: str, kind: str, name: str = "login") -> str:
         secret = secrets.token_urlsafe(16)
         self.tokens[secret] = {
             "id": str(uuid.uuid4()),
@@ -174,7 +174,7 @@ class FakeGateway:
         email = body.get("email", "")
         if self.accounts.get(email) != body.get("password"):
             return problem(401, "Unauthorized", "wrong email or password")
-        token = self._issue(email, "session")
+        token = self.issue(email, "session")
         expires = self.tokens[token]["expires_at"]
         return httpx.Response(200, json={"token": token, "expires_at": expires})
 
@@ -195,7 +195,7 @@ class FakeGateway:
                 mine = [t for t in self.tokens.values() if t["email"] == email]
                 return httpx.Response(200, json=[_public(t) for t in mine])
             case "POST", ["tokens"]:
-                secret = self._issue(email, "api", body["name"])
+                secret = self.issue(email, "api", body["name"])
                 made = self.tokens[secret]
                 return httpx.Response(
                     201, json={"id": made["id"], "name": made["name"], "token": secret}

@@ -105,6 +105,20 @@ def test_logout_revokes_and_forgets(cli: Cli) -> None:
     assert cli("whoami").code == 3
 
 
+def test_logout_never_revokes_the_env_token(cli: Cli) -> None:
+    """With PAASTECH_TOKEN set, logout revokes the saved session only, not the CI token."""
+    cli.gateway.accounts["ada@example.com"] = PASSWORD
+    cli("login", "--email", "ada@example.com", "--password-stdin", stdin=PASSWORD)
+    ci_token = cli.gateway.issue("ada@example.com", "api", "ci")
+    cli.env["PAASTECH_TOKEN"] = ci_token
+
+    assert cli("logout").code == 0
+
+    assert ci_token in cli.gateway.tokens
+    assert [t["kind"] for t in cli.gateway.tokens.values()] == ["api"]
+    assert cli("logout").stderr.startswith("Not logged in")
+
+
 def test_paastech_token_env_needs_no_file(cli: Cli) -> None:
     """PAASTECH_TOKEN authenticates scripts without any saved session."""
     cli.login()

@@ -170,5 +170,6 @@ def test_help_documents_exit_codes(cli: Cli) -> None:
     result = cli("--help")
 
     assert result.code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100  # readable in a pipe
     for code in ("2: usage", "3: authentication", "4: not found", "5: invalid input", "6:"):
         assert code in result.stdout

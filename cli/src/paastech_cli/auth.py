@@ -101,7 +101,7 @@ async def login(
 
 
 async def logout(*, gateway: Gateway = Gateway()) -> None:
-    """Revoke the session token and forget it on this machine.
+    """Revoke the saved session token and forget it (PAASTECH_TOKEN is left alone).
 
     For example:
 
@@ -110,11 +110,12 @@ async def logout(*, gateway: Gateway = Gateway()) -> None:
     rt = current()
     url = gateway.url()
     saved = rt.credentials.get(url)
-    if saved is None and not rt.environ.get("PAASTECH_TOKEN"):
+    if saved is None:
+        # PAASTECH_TOKEN is an API token for scripts: revoking it is `tokens revoke`'s job.
         note(f"Not logged in to {url}.")
         return
     try:
-        async with gateway.client() as gw:
+        async with gateway.client(token=saved.token) as gw:
             await gw.logout()
     except errors.Unauthenticated:
         pass  # already expired or revoked: forgetting it is all that is left to do

@@ -58,7 +58,7 @@ def table(
     if count == 0 and empty:
         note(empty)
         return
-    current().console.print(grid)
+    current().table_console.print(grid)
 
 
 # Free text may wrap on a narrow terminal; everything else (IDs to copy, times) stays whole.

@@ -50,10 +50,13 @@ class Runtime:
     def __post_init__(self) -> None:
         self.console = Console(file=self.stdout, highlight=False)
         self.err_console = Console(file=self.stderr, highlight=False)
-        for console in (self.console, self.err_console):
-            if not console.is_terminal:
-                # In a pipe nothing may wrap or be cut: scripts grep and awk whole rows.
-                console.width = 10_000
+        # Tables in a pipe may neither wrap nor be cut: scripts grep and awk whole rows.
+        # (Help keeps the normal width, so it stays readable in `| less`.)
+        self.table_console = (
+            self.console
+            if self.console.is_terminal
+            else Console(file=self.stdout, highlight=False, width=10_000)
+        )
         self.credentials = CredentialStore.for_environ(self.environ)
 
     def ask(self, prompt: str) -> str:
@@ -104,12 +107,14 @@ class Gateway:
         rt = current()
         return (self.api_url or rt.environ.get("PAASTECH_API_URL") or DEFAULT_API_URL).rstrip("/")
 
-    def client(self, *, auth: bool = True) -> GatewayClient:
-        """A client for this gateway; with ``auth``, carrying the saved or env token."""
+    def client(self, *, auth: bool = True, token: str | None = None) -> GatewayClient:
+        """A client for this gateway; with ``auth``, carrying ``token``, else the env or saved one.
+
+        ``PAASTECH_TOKEN`` wins over the saved session, so CI never depends on a login.
+        """
         rt = current()
         url = self.url()
-        token: str | None = None
-        if auth:
+        if auth and token is None:
             token = rt.environ.get("PAASTECH_TOKEN") or None
             if token is None:
                 saved = rt.credentials.get(url)
