@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from paastech_cli import errors
-from paastech_cli.api import GatewayClient, problem_error
+from paastech_cli.api import GatewayClient
+from paastech_cli.errors import problem_error
 from paastech_cli.schemas import Project
 
 

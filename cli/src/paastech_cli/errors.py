@@ -20,7 +20,15 @@ toast. The CLI turns the class into an exit code; the dashboard into a notificat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import socket
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import msgspec
+
+from paastech_cli.schemas import Problem
 
 
 class ApiError(Exception):
@@ -128,3 +136,79 @@ BY_STATUS: Mapping[int, type[ApiError]] = {
     504: BackendUnavailable,
 }
 """The error class for an HTTP status; any other 4xx/5xx is a plain :class:`ApiError`."""
+
+
+# -- mapping foreign errors, once ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def map_transport_errors(base_url: str) -> Iterator[None]:
+    """Turn httpx transport failures into :class:`GatewayUnreachable` (the one place)."""
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        raise GatewayUnreachable(f"cannot reach the gateway at {base_url}: {_reason(exc)}") from exc
+    except httpx.TimeoutException as exc:
+        raise GatewayUnreachable(f"the gateway at {base_url} did not answer in time") from exc
+    except httpx.TransportError as exc:
+        raise GatewayUnreachable(
+            f"connection to the gateway at {base_url} failed: {_reason(exc)}"
+        ) from exc
+
+
+def _reason(exc: Exception) -> str:
+    """The root cause in a few words: httpx wraps the OS error several layers deep."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "unknown host"
+        cause = cause.__cause__ or cause.__context__
+    return str(exc) or type(exc).__name__
+
+
+def problem_error(response: httpx.Response) -> ApiError:
+    """The typed error for a 4xx/5xx answer, read from its problem+json body when it has one."""
+    problem = Problem()
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+        problem = msgspec.json.decode(response.content, type=Problem)
+    status = response.status_code
+    cls = BY_STATUS.get(status, ApiError)
+    title = problem.title or response.reason_phrase.lower()
+    fields = _fields(problem.errors) or _fields(problem.extra)
+    if cls is RateLimited:
+        retry = response.headers.get("retry-after", "")
+        return RateLimited(
+            problem.detail,
+            status=status,
+            title=title,
+            fields=fields,
+            retry_after=int(retry) if retry.isdigit() else None,
+        )
+    return cls(problem.detail, status=status, title=title, fields=fields)
+
+
+def _fields(errors: Any) -> dict[str, str]:
+    """Field → message from the problem's ``errors`` (a list of objects, or a mapping)."""
+    if isinstance(errors, Mapping):
+        return {str(k): _text(v) for k, v in errors.items()}
+    found: dict[str, str] = {}
+    if isinstance(errors, list):
+        for item in errors:
+            if not isinstance(item, Mapping):
+                continue
+            name = next(
+                (item[k] for k in ("field", "key", "name", "loc", "pointer") if item.get(k)), "?"
+            )
+            if isinstance(name, list):
+                name = ".".join(str(part) for part in name)
+            why = next((item[k] for k in ("message", "detail", "msg") if item.get(k)), "invalid")
+            found[str(name).lstrip("/")] = _text(why)
+    return found
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
