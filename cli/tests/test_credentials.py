@@ -90,6 +90,19 @@ def test_rewriting_tightens_a_loose_file_mode(tmp_path: Path) -> None:
     assert _mode(path) == 0o600
 
 
+def test_an_expired_session_asks_to_log_in_again(cli: Cli) -> None:
+    """A saved session past its expires_at is refused locally with exit 3, no request made."""
+    CredentialStore.for_environ(cli.env).put(
+        API, Credentials(token="old", email="a@x", expires_at="2020-01-01T00:00:00+00:00")
+    )
+
+    result = cli("projects", "list")
+
+    assert result.code == 3
+    assert "expired" in result.stderr
+    assert cli.gateway.requests == []
+
+
 def test_logout_revokes_and_forgets(cli: Cli) -> None:
     """logout revokes the token on the gateway and removes it from the file."""
     cli.gateway.accounts["ada@example.com"] = PASSWORD

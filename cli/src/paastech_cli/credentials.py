@@ -13,6 +13,7 @@ not even for the instant between ``open`` and ``chmod``.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import tempfile
 import tomllib
@@ -31,6 +32,16 @@ class Credentials:
     token: str
     email: str = ""
     expires_at: str = ""
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        """True once ``expires_at`` (ISO 8601) has passed; unknown expiry never expires here."""
+        try:
+            expires = dt.datetime.fromisoformat(self.expires_at)
+        except ValueError:
+            return False
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        return expires <= (now or dt.datetime.now(dt.UTC))
 
 
 def config_dir(environ: Mapping[str, str]) -> Path:

@@ -118,6 +118,11 @@ class Gateway:
             token = rt.environ.get("PAASTECH_TOKEN") or None
             if token is None:
                 saved = rt.credentials.get(url)
+                if saved is not None and saved.expired():
+                    raise NotLoggedIn(
+                        f"your session on {url} expired at {saved.expires_at}:"
+                        " run `paastech login` again"
+                    )
                 token = saved.token if saved else None
             if token is None:
                 raise NotLoggedIn(f"not logged in to {url}: run `paastech login` first")
