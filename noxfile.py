@@ -58,8 +58,9 @@ def tests(session: nox.Session) -> None:
     """
     _install(session, "test")
     session.run("python", "-m", "paastech.infra", "provision")
-    session.run("python", "-m", "pytest", "tests", *session.posargs)
-    if _has_tests(ROOT / "cli" / "tests"):
+    # `nox -s tests -- tests/unit -k settings` runs a subset (and then skips cli/tests).
+    session.run("python", "-m", "pytest", *(session.posargs or ["tests"]))
+    if not session.posargs and _has_tests(ROOT / "cli" / "tests"):
         session.run("python", "-m", "pytest", "cli/tests", "--rootdir", "cli")
 
 
