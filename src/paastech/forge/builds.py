@@ -158,13 +158,16 @@ async def run_build(
     read_tree: Callable[[Path, str], SourceTree],
 ) -> BuildOutcome:
     """Record, detect and build one pushed commit; never raises for a failed build."""
+    lock = coordinator.project_lock(project_id)
+    queued = lock.locked()  # decided before the row exists, so the row implies the answer
     build_id, number = await record_build(project_id, commit_sha, ref)
     branch = ref.removeprefix("refs/heads/")
     await progress.step(f"Building {project} ({branch} {short_sha(commit_sha)})")
     first_line = len(progress.lines) - 1
-    lock = coordinator.project_lock(project_id)
-    if lock.locked():
+    if queued:
         await progress.info(f"build #{number} queued behind the running build of {project}")
+    elif coordinator.slots.locked():
+        await progress.info(f"build #{number} waiting for a free build slot")
     output_start = first_line
     try:
         async with lock, coordinator.slots:

@@ -60,6 +60,7 @@ class ForgeServer(asyncssh.SSHServer):
         self._known: dict[str, UUID | None] = {}  # fingerprint -> client, this connection
         self._client_id: UUID | None = None
         self._activity = Activity()
+        self._sessions: list[GitSession] = []
         self._watchdog: asyncio.Task[None] | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -108,7 +109,9 @@ class ForgeServer(asyncssh.SSHServer):
     def session_requested(self) -> GitSession | bool:
         if self._client_id is None:
             return False
-        return GitSession(self._ctx, self._client_id, self._activity)
+        session = GitSession(self._ctx, self._client_id, self._activity)
+        self._sessions.append(session)
+        return session
 
     # Forwarding of any kind is refused: these are asyncssh's defaults, stated on purpose.
     def connection_requested(self, *_: object) -> bool:
@@ -129,6 +132,10 @@ class ForgeServer(asyncssh.SSHServer):
             idle = self._activity.idle_for()
             if idle >= timeout:
                 log.info("forge: closing a connection idle for %.0f s", idle)
+                for session in self._sessions:
+                    session.say_goodbye(f"! idle for {timeout} s; closing the connection\n")
+                if self._sessions:
+                    await asyncio.sleep(0.5)  # let the last words leave before the disconnect
                 if self._conn is not None:
                     self._conn.close()
                 return

@@ -9,6 +9,7 @@ person at the terminal reads why. A refusal happens before anything touches the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from uuid import UUID
 
@@ -92,6 +93,14 @@ class GitSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._closed = True
         self._writable.set()
         self._inbox.put_nowait(b"")
+
+    def say_goodbye(self, line: str) -> None:
+        """Best-effort last words before the server closes the connection under us."""
+        if self._chan is not None and not self._closed:
+            with contextlib.suppress(asyncssh.Error, OSError):
+                self._chan.write_stderr(line.encode())
+                self._chan.exit(1)
+            self._closed = True
 
     # -- ChannelIO ------------------------------------------------------------------------
 

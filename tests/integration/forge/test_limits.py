@@ -85,7 +85,10 @@ async def test_idle_session_times_out(start_forge: StartForge) -> None:
     status = await asyncio.wait_for(proc.wait(), 20)
     elapsed = time.monotonic() - started
     assert proc.stdin is not None
+    assert proc.stderr is not None
     proc.stdin.close()
+    stderr = (await proc.stderr.read()).decode()
 
     assert status != 0
     assert 1 <= elapsed < 10
+    assert "! idle for 1 s; closing the connection" in stderr

@@ -1,0 +1,122 @@
+"""The Builder seam: what the forge hands a backend, and how it records what comes back."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forge_harness import StartForge, commit, new_worktree
+
+from paastech.db.tables import Build
+from paastech.errors import BuildFailed
+from paastech.forge.builds import BuildRequest, BuildResult
+from paastech.forge.detect import Kind
+from paastech.forge.progress import Progress
+
+
+@dataclass
+class GatedBuilder:
+    """A stand-in backend (the real one needs Nomad): streams output, waits for a gate."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Queue[BuildRequest] = field(default_factory=asyncio.Queue)
+    fail_with: str = ""
+
+    async def build(self, request: BuildRequest, progress: Progress) -> BuildResult:
+        await self.started.put(request)
+        await progress.output(f"Step 1/2 : FROM paastech/base ({request.plan.kind})")
+        await self.gate.wait()
+        if self.fail_with:
+            await progress.output(self.fail_with)
+            raise BuildFailed(self.fail_with)
+        await progress.output("Step 2/2 : done")
+        image = f"127.0.0.1:5000/{request.project}:{request.number}"
+        return BuildResult(image=image, digest=f"sha256:{request.commit_sha[:12]}")
+
+
+async def test_a_successful_build_records_image_digest_and_log(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """The backend's output streams to the pusher and is kept; success exits 0."""
+    builder = GatedBuilder()
+    builder.gate.set()
+    forge = await start_forge(builder)
+    user = await forge.user()
+    project_id = await forge.project(user, "shiny")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+    sha = (await user.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+
+    pushed = await user.git("push", user.remote("shiny"), "main", cwd=work)
+
+    assert pushed.status == 0, pushed.stderr
+    assert "remote:        Step 1/2 : FROM paastech/base (static)" in pushed.stderr
+    assert "remote: -----> Build #1 succeeded: 127.0.0.1:5000/shiny:1" in pushed.stderr
+    request = builder.started.get_nowait()
+    assert (request.commit_sha, request.plan.kind) == (sha, Kind.STATIC)
+    assert request.repo_path == forge.repos.path(project_id)
+    row = await Build.select().where(Build.project == project_id).first()
+    assert row is not None
+    assert (row["status"], row["image"], row["digest"]) == (
+        "succeeded",
+        "127.0.0.1:5000/shiny:1",
+        f"sha256:{sha[:12]}",
+    )
+    assert row["started_at"] is not None
+    assert row["finished_at"] is not None
+    assert "Step 2/2 : done" in row["log"]
+
+
+async def test_a_failing_build_shows_its_last_lines_and_exits_non_zero(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """A backend failure is one ! line plus the last output lines, and is kept in the row."""
+    builder = GatedBuilder(fail_with="RUN false returned a non-zero code: 1")
+    builder.gate.set()
+    forge = await start_forge(builder)
+    user = await forge.user()
+    project_id = await forge.project(user, "broken")
+    work = await new_worktree(user, tmp_path / "w", {"Dockerfile": "FROM paastech/base\n"})
+
+    pushed = await user.git("push", user.remote("broken"), "main", cwd=work)
+
+    assert pushed.status != 0
+    assert "remote: ! Build failed: RUN false returned a non-zero code: 1" in pushed.stderr
+    row = await Build.select().where(Build.project == project_id).first()
+    assert row is not None
+    assert row["status"] == "failed"
+    assert row["error"] == "RUN false returned a non-zero code: 1"
+
+
+async def test_a_second_push_queues_and_the_later_commit_is_built_last(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """While build #1 runs, a second push records #2, says it is queued, and builds after."""
+    builder = GatedBuilder()
+    forge = await start_forge(builder)
+    user = await forge.user()
+    project_id = await forge.project(user, "busy")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "1"})
+    first_push = asyncio.create_task(user.git("push", user.remote("busy"), "main", cwd=work))
+    first = await asyncio.wait_for(builder.started.get(), 30)
+    later_sha = await commit(user, work, {"index.html": "2"}, "two")
+
+    second_push = asyncio.create_task(user.git("push", user.remote("busy"), "main", cwd=work))
+    # Polling the database is the point: the second push is another process's doing.
+    while await Build.count().where(Build.project == project_id) < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    builder.gate.set()
+    second = await asyncio.wait_for(builder.started.get(), 30)
+    results = await asyncio.gather(first_push, second_push)
+
+    assert [r.status for r in results] == [0, 0]
+    assert "build #2 queued behind the running build of busy" in results[1].stderr
+    assert (first.number, second.number) == (1, 2)
+    assert second.commit_sha == later_sha
+    rows = (
+        await Build.select(Build.number, Build.status, Build.finished_at)
+        .where(Build.project == project_id)
+        .order_by(Build.number)
+    )
+    assert [r["status"] for r in rows] == ["succeeded", "succeeded"]
+    assert rows[0]["finished_at"] <= rows[1]["finished_at"]
