@@ -11,7 +11,7 @@ Foreign errors (httpx transport errors, undecodable answers) are mapped once, he
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -138,7 +138,7 @@ class GatewayClient:
 
     async def _stream_lines(
         self, path: str, params: Mapping[str, str | int], *, follow: bool
-    ) -> AsyncIterator[tuple[str, str]]:
+    ) -> AsyncGenerator[tuple[str, str], None]:
         """Yield (content type, line) for each non-empty line of a (possibly endless) answer."""
         timeout = FOLLOW_TIMEOUT if follow else self._http.timeout
         with map_transport_errors(self.base_url):
@@ -263,7 +263,7 @@ class GatewayClient:
 
     async def build_log(
         self, project: str, build_id: str, *, follow: bool = False
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """The build's kept output, line by line; ``follow`` keeps streaming until it ends."""
         path = f"/api/v1/projects/{_seg(project)}/builds/{_seg(build_id)}/log"
         params = {"follow": "true" if follow else "false"}
@@ -298,7 +298,7 @@ class GatewayClient:
 
     async def logs(
         self, project: str, *, lines: int = 100, follow: bool = False
-    ) -> AsyncIterator[LogLine]:
+    ) -> AsyncGenerator[LogLine, None]:
         """Runtime logs of all instances, merged; ``follow`` streams until closed."""
         path = f"/api/v1/projects/{_seg(project)}/logs"
         params = {"lines": lines, "follow": "true" if follow else "false"}

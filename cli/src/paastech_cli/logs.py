@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import aclosing
 from typing import Annotated
 
 import msgspec
@@ -58,18 +59,18 @@ async def logs(
         rt.interrupt_exit = 0
     name = target.name()
     async with target.client() as gw:
+        # aclosing: an interrupt or a closed pipe ends the stream here, not at loop shutdown.
         if build is not None:
-            async for text in gw.build_log(name, build, follow=follow):
-                if json:
-                    _write(msgspec.json.encode({"line": text}))
-                else:
-                    _write(text.encode())
+            async with aclosing(gw.build_log(name, build, follow=follow)) as texts:
+                async for text in texts:
+                    _write(msgspec.json.encode({"line": text}) if json else text.encode())
             return
-        async for entry in gw.logs(name, lines=lines, follow=follow):
-            if json:
-                _write(msgspec.json.encode(entry))
-            else:
-                say(format_line(entry))
+        async with aclosing(gw.logs(name, lines=lines, follow=follow)) as entries:
+            async for entry in entries:
+                if json:
+                    _write(msgspec.json.encode(entry))
+                else:
+                    say(format_line(entry))
 
 
 def _write(data: bytes) -> None:

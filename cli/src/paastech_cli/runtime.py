@@ -32,6 +32,18 @@ DEFAULT_API_URL = "http://127.0.0.1:8000"
 GLOBAL = Group("Global options", sort_key=100)
 
 
+class _Console(Console):
+    """A rich Console that lets a closed pipe surface as :class:`BrokenPipeError`.
+
+    rich's default exits with status 1 on its own; ``main`` treats ``paastech … | head`` as the
+    success it is, whichever of rich or a plain write notices the closed pipe first.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 @dataclass
 class Runtime:
     """The outside world of one invocation."""
@@ -48,14 +60,14 @@ class Runtime:
     interrupt_exit: int = 130
 
     def __post_init__(self) -> None:
-        self.console = Console(file=self.stdout, highlight=False)
-        self.err_console = Console(file=self.stderr, highlight=False)
+        self.console = _Console(file=self.stdout, highlight=False)
+        self.err_console = _Console(file=self.stderr, highlight=False)
         # Tables in a pipe may neither wrap nor be cut: scripts grep and awk whole rows.
         # (Help keeps the normal width, so it stays readable in `| less`.)
         self.table_console = (
             self.console
             if self.console.is_terminal
-            else Console(file=self.stdout, highlight=False, width=10_000)
+            else _Console(file=self.stdout, highlight=False, width=10_000)
         )
         self.credentials = CredentialStore.for_environ(self.environ)
 
