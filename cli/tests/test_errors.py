@@ -113,6 +113,7 @@ def test_backend_503_is_backend_unavailable(cli: Cli) -> None:
         ("rollback", "vX", "-p", "x"),
         ("env", "set", "NOEQUALS", "-p", "x"),
         ("projects", "update", "-p", "x"),
+        ("projects", "list", "--api-url", "127.0.0.1:8000"),
     ],
 )
 def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...]) -> None:

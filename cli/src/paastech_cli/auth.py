@@ -49,6 +49,8 @@ async def _login(gateway: Gateway, email: str, password: str) -> None:
         url, Credentials(token=session.token, email=email, expires_at=expires)
     )
     say(f"Logged in to {url} as [bold]{email}[/]")
+    if current().environ.get("PAASTECH_TOKEN"):
+        note("[yellow]Note:[/] PAASTECH_TOKEN is set and is used instead of this login.")
 
 
 async def signup(

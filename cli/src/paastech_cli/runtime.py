@@ -116,8 +116,12 @@ class Gateway:
     """Gateway URL [env PAASTECH_API_URL; default http://127.0.0.1:8000]."""
 
     def url(self) -> str:
+        """--api-url, else PAASTECH_API_URL, else the local default; always http(s)://…"""
         rt = current()
-        return (self.api_url or rt.environ.get("PAASTECH_API_URL") or DEFAULT_API_URL).rstrip("/")
+        url = (self.api_url or rt.environ.get("PAASTECH_API_URL") or DEFAULT_API_URL).strip()
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"the gateway URL must start with http:// or https://, got {url!r}")
+        return url.rstrip("/")
 
     def client(self, *, auth: bool = True, token: str | None = None) -> GatewayClient:
         """A client for this gateway; with ``auth``, carrying ``token``, else the env or saved one.
