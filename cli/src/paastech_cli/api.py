@@ -1,8 +1,11 @@
 """Typed async client for the PaaSTech gateway: one method per route of the contract.
 
 Shared by the CLI and the dashboard, so it knows nothing about terminals: it takes plain
-values, returns :mod:`~paastech_cli.schemas` Structs and raises :mod:`~paastech_cli.errors`.
-Foreign errors (httpx transport errors, undecodable answers) are mapped once, here.
+values, returns :mod:`~paastech_cli.schemas` Structs and raises :mod:`~paastech_cli.errors`
+(transport failures and problem+json answers are mapped there, once; an answer that does not
+decode is a :class:`~paastech_cli.errors.ProtocolError`). The streaming methods (``logs``,
+``build_log``) are async generators: wrap them in :func:`contextlib.aclosing` so leaving
+early closes the HTTP stream at once.
 
     async with GatewayClient("http://127.0.0.1:8000", token=token) as gw:
         for project in await gw.list_projects():
