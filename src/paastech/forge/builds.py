@@ -156,8 +156,12 @@ async def run_build(
     coordinator: BuildCoordinator,
     progress: Progress,
     read_tree: Callable[[Path, str], SourceTree],
+    timeout_seconds: float,
 ) -> BuildOutcome:
-    """Record, detect and build one pushed commit; never raises for a failed build."""
+    """Record, detect and build one pushed commit; never raises for a failed build.
+
+    The time limit counts from the moment the build starts running (not while queued).
+    """
     lock = coordinator.project_lock(project_id)
     queued = lock.locked()  # decided before the row exists, so the row implies the answer
     build_id, number = await record_build(project_id, commit_sha, ref)
@@ -187,7 +191,11 @@ async def run_build(
                 plan=plan,
             )
             output_start = len(progress.lines)
-            result = await builder.build(request, progress)
+            try:
+                async with asyncio.timeout(timeout_seconds):
+                    result = await builder.build(request, progress)
+            except TimeoutError as exc:
+                raise BuildFailed(f"build timed out after {timeout_seconds:g} s") from exc
     except (BuildFailed, GitError) as exc:
         output = progress.lines[output_start:]
         await progress.fail(f"Build failed: {exc.message}")

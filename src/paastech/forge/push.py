@@ -66,6 +66,7 @@ async def after_push(
                 coordinator=ctx.coordinator,
                 progress=progress,
                 read_tree=source_tree,
+                timeout_seconds=ctx.settings.build.timeout_seconds,
             )
             if not outcome.ok:
                 status = 1

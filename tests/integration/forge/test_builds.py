@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from forge_harness import StartForge, commit, new_worktree
 
 from paastech.db.tables import Build
@@ -13,6 +16,8 @@ from paastech.errors import BuildFailed
 from paastech.forge.builds import BuildRequest, BuildResult
 from paastech.forge.detect import Kind
 from paastech.forge.progress import Progress
+
+pytestmark = pytest.mark.integration
 
 
 @dataclass
@@ -120,3 +125,53 @@ async def test_a_second_push_queues_and_the_later_commit_is_built_last(
     )
     assert [r["status"] for r in rows] == ["succeeded", "succeeded"]
     assert rows[0]["finished_at"] <= rows[1]["finished_at"]
+
+
+async def test_a_build_over_its_time_limit_fails(start_forge: StartForge, tmp_path: Path) -> None:
+    """A backend that never finishes is cut off at build.timeout_seconds and recorded failed."""
+    # replace() skips validation, so the test can use a limit below the settings' minimum.
+    forge = await start_forge(GatedBuilder(), build={"timeout_seconds": 1})
+    user = await forge.user()
+    project_id = await forge.project(user, "slow")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+
+    pushed = await user.git("push", user.remote("slow"), "main", cwd=work)
+
+    assert pushed.status != 0
+    assert "remote: ! Build failed: build timed out after 1 s" in pushed.stderr
+    row = await Build.select(Build.status, Build.error).where(Build.project == project_id)
+    assert row == [{"status": "failed", "error": "build timed out after 1 s"}]
+
+
+async def test_the_build_finishes_when_the_pusher_hangs_up(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """Killing git push mid-build loses the terminal, not the build: it is still recorded."""
+    builder = GatedBuilder()
+    forge = await start_forge(builder)
+    user = await forge.user()
+    project_id = await forge.project(user, "orphan")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+    proc = await asyncio.create_subprocess_exec(
+        "git",
+        "push",
+        user.remote("orphan"),
+        "main",
+        cwd=work,
+        env=user.env(),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    await asyncio.wait_for(builder.started.get(), 30)
+
+    os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()
+    builder.gate.set()
+
+    for _ in range(200):
+        row = await Build.select(Build.status).where(Build.project == project_id).first()
+        if row is not None and row["status"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert row == {"status": "succeeded"}

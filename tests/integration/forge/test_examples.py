@@ -25,6 +25,8 @@ DETECTED = {
     "python-function": "Python function main:handle detected",
 }
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize(("example", "detected"), DETECTED.items())
 async def test_each_example_is_detected_when_pushed(

@@ -7,10 +7,13 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from forge_harness import StartForge, commit, new_worktree
 from test_refusals import snapshot
 
 from paastech.db.tables import Build
+
+pytestmark = pytest.mark.integration
 
 
 async def test_oversized_push_is_refused_and_the_repository_is_unchanged(

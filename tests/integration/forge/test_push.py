@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
-from forge_harness import Forge, StartForge, commit, new_worktree
+import pytest
+from forge_harness import Forge, StartForge, commit, new_worktree, run
 
 from paastech.db.tables import Build
 from paastech.forge.builds import NOMAD_MISSING
+
+pytestmark = pytest.mark.integration
 
 
 async def test_push_then_clone_returns_the_pushed_history(forge: Forge, tmp_path: Path) -> None:
@@ -175,3 +179,42 @@ async def test_two_pushes_to_one_project_number_builds_in_order(
 
     assert [r["number"] for r in rows] == [1, 2]
     assert rows[1]["commit_sha"] == second
+
+
+async def test_large_push_and_clone_round_trip_byte_for_byte(forge: Forge, tmp_path: Path) -> None:
+    """Megabytes each way survive the channel's flow control intact."""
+    user = await forge.user()
+    await forge.project(user, "bulky")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+    payload = os.urandom(12 * 1024 * 1024)
+    (work / "blob.bin").write_bytes(payload)
+    await commit(user, work, {}, "bulk")
+
+    pushed = await user.git("push", user.remote("bulky"), "main", cwd=work)
+    cloned = await user.git("clone", "-q", user.remote("bulky"), str(tmp_path / "c"))
+
+    assert " * [new branch]      main -> main" in pushed.stderr, pushed.stderr
+    assert cloned.status == 0, cloned.stderr
+    assert (tmp_path / "c" / "blob.bin").read_bytes() == payload
+
+
+async def test_clone_speaks_protocol_v2(forge: Forge, tmp_path: Path) -> None:
+    """The client's GIT_PROTOCOL reaches upload-pack, so fetches use protocol v2."""
+    user = await forge.user()
+    await forge.project(user, "modern")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+    await user.git("push", "-q", user.remote("modern"), "main", cwd=work)
+    env = {**user.env(), "GIT_TRACE_PACKET": "1"}
+
+    cloned = await run(
+        "git",
+        "-c",
+        "protocol.version=2",
+        "clone",
+        user.remote("modern"),
+        str(tmp_path / "c"),
+        env=env,
+    )
+
+    assert cloned.status == 0, cloned.stderr
+    assert "clone< version 2" in cloned.stderr

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from forge_harness import Forge, Result, User, make_key, new_worktree, run
 
+pytestmark = pytest.mark.integration
+
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every path under ``root``; files with their size and mtime (nanoseconds).

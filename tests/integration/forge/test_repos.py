@@ -8,10 +8,13 @@ import uuid
 from pathlib import Path
 
 import pygit2
+import pytest
 from forge_harness import Forge, StartForge, new_worktree, run
 
 from paastech.forge.repos import GitRepoStore
 from paastech.forge.server import start_server
+
+pytestmark = pytest.mark.integration
 
 
 def test_repo_store_creates_bare_repos_on_main_and_deletes_them(tmp_path: Path) -> None:
