@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from pathlib import Path
 from uuid import UUID
 
@@ -175,10 +176,16 @@ async def serve(settings: Settings, builder: Builder | None = None) -> None:
             settings.forge.public_host,
             port,
         )
+        loop = asyncio.get_running_loop()
+        # SIGTERM (Nomad stopping the task, systemd) stops accepting and exits cleanly.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGTERM, acceptor.close)
         try:
             await acceptor.wait_closed()
         finally:
             acceptor.close()
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signal.SIGTERM)
 
 
 def run(settings: Settings) -> None:

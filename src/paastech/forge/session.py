@@ -218,26 +218,33 @@ class GitSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
         progress = Progress(sink)
         status = run.status
-        if not changes and (run.overflowed or run.received > max_input):
-            which = (
-                f"the pack-size limit of {limits.max_pack_bytes} bytes"
-                if max_input == limits.max_pack_bytes
-                else f"the {room} bytes left under the repository limit"
-                f" of {limits.max_repo_bytes} bytes"
-            )
-            await progress.fail(f"push refused: {run.received} bytes is more than {which}")
-            status = status or 1
-        elif changes:
-            with self._activity.building():
-                build_status = await after_push(
-                    ctx,
-                    project_id=project_id,
-                    project=command.project,
-                    changes=changes,
-                    progress=progress,
+        try:
+            if not changes and (run.overflowed or run.received > max_input):
+                which = (
+                    f"the pack-size limit of {limits.max_pack_bytes} bytes"
+                    if max_input == limits.max_pack_bytes
+                    else f"the {room} bytes left under the repository limit"
+                    f" of {limits.max_repo_bytes} bytes"
                 )
-            status = status or build_status
-        await self.write(output.finish())
+                await progress.fail(f"push refused: {run.received} bytes is more than {which}")
+                status = status or 1
+            elif changes:
+                with self._activity.building():
+                    build_status = await after_push(
+                        ctx,
+                        project_id=project_id,
+                        project=command.project,
+                        changes=changes,
+                        progress=progress,
+                    )
+                status = status or build_status
+        except PaasTechError as exc:
+            # The refs are stored either way; say what failed after them, on the sideband.
+            await progress.fail(exc.message)
+            status = 1
+        finally:
+            # The flush that ends the push's sideband is owed whatever happened above.
+            await self.write(output.finish())
         return status
 
     def _client_env(self) -> dict[str, str]:
