@@ -81,24 +81,28 @@ def _platform(settings: Settings, environ: Mapping[str, str], say: Say) -> list[
     """Start ``paastech-server all`` and the dashboard when installed; report what is not."""
     running: list[Running] = []
     server = shutil.which("paastech-server", path=environ.get("PATH"))
+    migrated = True
     if server is not None:
         say("applying database migrations")
         migrate = run([server, "migrate"], env=dict(environ), check=False, timeout=120)
         if migrate.returncode != 0:
+            migrated = False
             reason = (migrate.stdout + migrate.stderr).strip() or f"exit {migrate.returncode}"
-            return [
+            running.append(
                 Running(
                     "paastech-server",
                     "",
                     started_here=False,
                     problem=f"paastech-server migrate failed: {reason}",
                 )
-            ]
+            )
     apps = [
         ("paastech-server", "paastech-server", ["all"], f"{settings.gateway_url}/healthz"),
         ("dashboard", "paastech-ui", [], f"http://{settings.ui.host}:{settings.ui.port}/"),
     ]
     for name, script, args, ready in apps:
+        if name == "paastech-server" and not migrated:
+            continue
         exe = shutil.which(script, path=environ.get("PATH"))
         if exe is None:
             running.append(
