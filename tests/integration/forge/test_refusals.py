@@ -29,9 +29,9 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def marker_exists() -> bool:
-    """True if an injected ``touch`` ever ran."""
-    return os.path.lexists(MARKER)
+def marker_exists(path: str | Path = "") -> bool:
+    """True if an injected ``touch`` ever ran (of ``MARKER`` unless told otherwise)."""
+    return os.path.lexists(path or MARKER)
 
 
 def assert_refused(result: Result) -> None:
@@ -53,8 +53,11 @@ async def victim(forge: Forge, tmp_path: Path) -> User:
 # The injections aim at /tmp on purpose: that is where an attacker would try first.
 TMP = Path("/tmp")  # noqa: S108
 MARKER = str(TMP / f"paastech-forge-pwned-{uuid.uuid4().hex}")
+LITERAL_X = TMP / "x"  # the issue's own example target
 HOSTILE_COMMANDS = [
     "git-receive-pack '../x.git'",
+    "git-receive-pack 'a.git; touch /tmp/x'",
+    "git-receive-pack '$(id)'",
     f"git-receive-pack 'alpha.git; touch {MARKER}'",
     f"git-receive-pack 'alpha.git'; touch {MARKER}",
     f"git-upload-pack 'alpha.git' && touch {MARKER}",
@@ -83,6 +86,7 @@ async def test_hostile_commands_are_refused_and_touch_nothing(
     state = Path(forge.settings.state_dir)
     before_state = snapshot(state)
     before_tmp = set(os.listdir(TMP))
+    literal_x_existed = marker_exists(LITERAL_X)
 
     result = await victim.ssh(command)
 
@@ -92,6 +96,8 @@ async def test_hostile_commands_are_refused_and_touch_nothing(
     assert not marker_exists()
     # /tmp is shared with the rest of the machine, so only our names are checked there.
     assert not {n for n in set(os.listdir(TMP)) - before_tmp if "paastech-forge" in n}
+    if not literal_x_existed:
+        assert not marker_exists(LITERAL_X)
 
 
 async def test_shell_request_is_refused(forge: Forge, victim: User) -> None:
