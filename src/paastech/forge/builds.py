@@ -19,15 +19,17 @@ code is stored all the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import asyncpg
+from piccolo.columns import Column
 
 from paastech.db.tables import Build
 from paastech.errors import BuildFailed, GitError
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 NOMAD_MISSING = "build backend unavailable: Nomad is not available on this host"
 _LAST_LINES = 20
+LOG_FLUSH_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,9 @@ async def run_build(
     elif coordinator.slots.locked():
         await progress.info(f"build #{number} waiting for a free build slot")
     output_start = first_line
+    live = _LiveLog(build_id, progress, first_line)
     try:
-        async with lock, coordinator.slots:
+        async with live.running(), lock, coordinator.slots:
             await _mark(build_id, status="running", started_at=_now())
             await progress.info(f"build #{number}")
             tree = await asyncio.to_thread(read_tree, repo_path, commit_sha)
@@ -205,7 +209,7 @@ async def run_build(
             build_id,
             status="failed",
             error=exc.message,
-            log="\n".join(progress.lines[first_line:]),
+            log=live.text(),
             finished_at=_now(),
         )
         return BuildOutcome(number=number, status="failed", error=exc.message)
@@ -217,7 +221,7 @@ async def run_build(
                 build_id,
                 status="failed",
                 error="internal error in the forge",
-                log="\n".join(progress.lines[first_line:]),
+                log=live.text(),
                 finished_at=_now(),
             )
         )
@@ -228,7 +232,7 @@ async def run_build(
         status="succeeded",
         image=result.image,
         digest=result.digest,
-        log="\n".join(progress.lines[first_line:]),
+        log=live.text(),
         finished_at=_now(),
     )
     return BuildOutcome(number=number, status="succeeded")
@@ -239,5 +243,45 @@ def _now() -> dt.datetime:
 
 
 async def _mark(build_id: UUID, **values: object) -> None:
-    columns = {getattr(Build, name): value for name, value in values.items()}
+    # By name: a column called ``log`` could be shadowed by an attribute of Table.
+    columns: dict[Column | str, Any] = {
+        Build._meta.get_column_by_name(name): value for name, value in values.items()
+    }
     await Build.update(columns).where(Build.id == build_id)
+
+
+@dataclass
+class _LiveLog:
+    """Keeps the row's ``log`` growing while the build runs (the gateway follows it).
+
+    The text only ever grows by appending, so a reader that remembers how much it has
+    seen can send just the rest.
+    """
+
+    build_id: UUID
+    progress: Progress
+    first_line: int
+    written: int = 0
+
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self.progress.lines[self.first_line :])
+
+    async def flush(self) -> None:
+        if len(self.progress.lines) > self.written:
+            self.written = len(self.progress.lines)
+            await _mark(self.build_id, log=self.text())
+
+    async def keep_flushing(self) -> None:
+        while True:
+            await asyncio.sleep(LOG_FLUSH_SECONDS)
+            await self.flush()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self.keep_flushing())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

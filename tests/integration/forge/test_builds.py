@@ -175,3 +175,34 @@ async def test_the_build_finishes_when_the_pusher_hangs_up(
             break
         await asyncio.sleep(0.05)
     assert row == {"status": "succeeded"}
+
+
+async def test_the_build_log_grows_in_the_row_while_the_build_runs(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """The gateway can follow a running build: its log is appended to, never rewritten."""
+    builder = GatedBuilder()
+    forge = await start_forge(builder)
+    user = await forge.user()
+    project_id = await forge.project(user, "followed")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+    push = asyncio.create_task(user.git("push", user.remote("followed"), "main", cwd=work))
+    await asyncio.wait_for(builder.started.get(), 30)
+
+    live = None
+    for _ in range(100):
+        row = await Build.select().where(Build.project == project_id).first()
+        if row is not None and "Step 1/2" in row["log"]:
+            live = row
+            break
+        await asyncio.sleep(0.05)
+    builder.gate.set()
+    await push
+    final = await Build.select().where(Build.project == project_id).first()
+
+    assert live is not None
+    assert live["status"] == "running"
+    assert final is not None
+    assert final["status"] == "succeeded"
+    assert final["log"].startswith(live["log"])
+    assert final["log"].endswith("succeeded: 127.0.0.1:5000/followed:1\n")
