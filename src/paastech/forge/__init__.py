@@ -5,6 +5,7 @@ Modules, from the outside in: ``server`` (asyncssh server, key auth against the 
 that command), ``gitproc`` (the real ``git receive-pack``/``upload-pack`` piped to the
 channel), ``pktline`` (just enough of git's wire format to speak on the sideband),
 ``push`` (what changed, what to tell the pusher), ``builds`` (Build rows and the ``Builder``
-seam), ``detect`` (what to build when there is no Dockerfile), ``progress`` (terminal
-lines), ``repos`` (bare repositories on disk).
+seam), ``detect`` (what to build when there is no Dockerfile), ``source`` (the build
+context a backend ships to ``docker build``), ``progress`` (terminal lines), ``repos``
+(bare repositories on disk), ``context`` (what one forge process shares).
 """

@@ -11,7 +11,8 @@ Builds of one project run one at a time, in push order: a second push while one 
 always the one that ends up built. Builds of different projects run in parallel up to
 ``build.max_parallel``.
 
-The real backend (a Nomad batch job running ``docker build``) implements :class:`Builder`;
+The real backend (a Nomad batch job running ``docker build`` on the context from
+:func:`paastech.forge.source.export_source`) implements :class:`Builder`;
 where it cannot run, :class:`UnavailableBuilder` fails every build honestly -- the pushed
 code is stored all the same.
 """
