@@ -1,0 +1,155 @@
+"""One project: tabs for overview (remote, URL, instances, resources), env, builds, releases,
+domains and runtime logs, and deleting it."""
+
+from __future__ import annotations
+
+from nicegui import ui
+from paastech_cli.schemas import Project
+
+from paastech_ui.pages import deploys, domains, env, runtime_logs
+from paastech_ui.pages.projects import status_badge
+from paastech_ui.session import Session
+from paastech_ui.widgets import confirm, table, when
+
+TABS = (
+    ("overview", "Overview"),
+    ("env", "Environment"),
+    ("builds", "Builds"),
+    ("releases", "Releases"),
+    ("domains", "Domains"),
+    ("logs", "Logs"),
+)
+
+
+async def page(session: Session, name: str) -> None:
+    """The project ``name``, or a not-found message when it is not the Client's."""
+    if not session.require_login():
+        return
+    project = await session.fetch(lambda gw: gw.get_project(name))
+    if project is None:
+        ui.link("← All projects", "/")
+        return
+    with ui.row().classes("w-full items-center gap-3"):
+        ui.link("Projects", "/").classes("text-gray-600")
+        ui.label("/").classes("text-gray-400")
+        ui.label(project.name).classes("text-2xl font-semibold").mark("project-title")
+        ui.badge(project.kind, color="indigo", outline=True)
+        status_badge(project.status)
+        ui.space()
+        if project.url:
+            ui.link("Open app", project.url, new_tab=True)
+    with ui.tabs().classes("w-full").props("align=left") as tabs:
+        for key, label in TABS:
+            ui.tab(key, label).mark(f"tab-{key}")
+    with ui.tab_panels(tabs, value="overview").classes("w-full"):
+        with ui.tab_panel("overview"):
+            await overview(session, project)
+        with ui.tab_panel("env"):
+            await env.panel(session, project.name)
+        with ui.tab_panel("builds"):
+            await deploys.builds_panel(session, project.name)
+        with ui.tab_panel("releases"):
+            await deploys.releases_panel(session, project.name)
+        with ui.tab_panel("domains"):
+            await domains.panel(session, project.name)
+        with ui.tab_panel("logs"):
+            runtime_logs.panel(session, project.name)
+
+
+async def overview(session: Session, project: Project) -> None:
+    """How to deploy, where it runs, and its resources (editable within the platform limits)."""
+    with ui.card().classes("w-full"):
+        ui.label("Deploy with git").classes("text-lg font-semibold")
+        ui.label("Add the remote once, then every push builds and deploys:")
+        remote = f"git remote add paastech {project.git_url}"
+        ui.code(f"{remote}\ngit push paastech main", language="bash").classes("w-full").mark(
+            "git-remote"
+        )
+        with ui.row().classes("gap-6"):
+            ui.label(f"URL: {project.url or '–'}").mark("project-url")
+            release = f"v{project.current_release}" if project.current_release else "none yet"
+            ui.label(f"Current release: {release}")
+            ui.label(f"Created: {when(project.created_at)}")
+    _settings_card(session, project)
+    await _instances_card(session, project.name)
+    _danger_card(session, project.name)
+
+
+def _settings_card(session: Session, project: Project) -> None:
+    with ui.card().classes("w-full"):
+        ui.label("Scale and resources").classes("text-lg font-semibold")
+        with ui.row().classes("w-full gap-4"):
+            instances = ui.number("Instances", value=project.instances, min=0, precision=0)
+            cpu = ui.number("CPU (MHz)", value=project.cpu, min=1, precision=0)
+            memory = ui.number("Memory (MB)", value=project.memory, min=1, precision=0)
+            idle = ui.number("Idle timeout (s)", value=project.idle_timeout, min=1, precision=0)
+        zero = ui.switch("Scale to zero when idle", value=bool(project.scale_to_zero))
+        instances.mark("set-instances")
+        cpu.mark("set-cpu")
+        memory.mark("set-memory")
+        idle.mark("set-idle-timeout")
+        zero.mark("set-scale-to-zero")
+        inputs = {"instances": instances, "cpu": cpu, "memory": memory, "idle_timeout": idle}
+
+        def number(element: ui.number) -> int | None:
+            return None if element.value is None else int(element.value)
+
+        async def save() -> None:
+            await session.act(
+                lambda gw: gw.update_project(
+                    project.name,
+                    instances=number(instances),
+                    cpu=number(cpu),
+                    memory=number(memory),
+                    idle_timeout=number(idle),
+                    scale_to_zero=bool(zero.value),
+                ),
+                success="Saved; a running app is redeployed with the new settings.",
+                inputs=inputs,
+            )
+
+        ui.button("Save", on_click=save).mark("save-settings")
+
+
+async def _instances_card(session: Session, name: str) -> None:
+    with ui.card().classes("w-full"):
+        ui.label("Instances").classes("text-lg font-semibold")
+        found = await session.fetch(lambda gw: gw.instances(name))
+        if found is None:
+            ui.label("Instance status is unavailable right now.").classes("text-gray-600")
+            return
+        rows = [
+            {
+                "id": i.id[:8],
+                "status": i.status,
+                "address": i.address,
+                "release": f"v{i.release}" if i.release else "–",
+                "started": when(i.started_at),
+            }
+            for i in found
+        ]
+        columns = [
+            ("id", "ID"),
+            ("status", "Status"),
+            ("release", "Release"),
+            ("address", "Address"),
+            ("started", "Started"),
+        ]
+        table(columns, rows, key="id", marker="instances")
+
+
+def _danger_card(session: Session, name: str) -> None:
+    with ui.card().classes("w-full border border-red-300"):
+        ui.label("Delete project").classes("text-lg font-semibold text-red-700")
+        ui.label("Stops the app and removes its repository, images, domains and data.")
+
+        async def delete() -> None:
+            if await session.act(lambda gw: gw.delete_project(name), success=f"Deleted {name}"):
+                ui.navigate.to("/")
+
+        dialog = confirm(
+            f"Delete {name}?", "This cannot be undone.", "Delete for good", on_confirm=delete
+        )
+        ui.button("Delete…", on_click=dialog.open).props("color=negative outline").mark(
+            "delete-project"
+        )
