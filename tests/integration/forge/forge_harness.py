@@ -187,3 +187,20 @@ async def commit(user: User, folder: Path, files: dict[str, str], message: str) 
 
 
 StartForge = Callable[..., Coroutine[Any, Any, Forge]]
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root``; files with their size and mtime (nanoseconds).
+
+    Directory mtimes are left out on purpose: git creates and removes its quarantine
+    directory inside ``objects/`` even for a refused push, which touches only that.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            found[str(Path(folder, name).relative_to(root))] = (-1, -1)
+        for name in files:
+            path = Path(folder, name)
+            stat = path.lstat()
+            found[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns)
+    return found

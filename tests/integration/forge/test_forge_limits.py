@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from forge_harness import StartForge, commit, new_worktree
-from test_refusals import snapshot
+from forge_harness import StartForge, commit, new_worktree, snapshot
 
 from paastech.db.tables import Build
 
