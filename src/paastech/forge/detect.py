@@ -12,6 +12,8 @@ The rules, first match wins:
 5. Node (``package.json``): ``npm ci`` (``npm install`` without a lockfile), ``npm start``.
 6. Static (``index.html``): served by Python's ``http.server`` on ``$PORT``.
 
+The base images carry Debian's ``python3`` (no ``python`` alias); generated Python images
+put a venv first on ``PATH``, so ``python`` in a run command means the venv's.
 Generated images honour ``$PORT`` and ``$HOST`` (the scheduler sets ``HOST=127.0.0.1``
 in the dev profile, where containers share the host's network).
 """
@@ -227,16 +229,16 @@ def _python_install_lines(tree: SourceTree) -> list[str]:
         # Dependencies first, code second: a code-only change reuses the dependency layer.
         lines += [
             "COPY requirements.txt /app/requirements.txt",
-            "RUN python -m venv /opt/venv && pip install --no-cache-dir -r /app/requirements.txt",
+            "RUN python3 -m venv /opt/venv && pip install --no-cache-dir -r /app/requirements.txt",
             "COPY . /app",
         ]
     elif "pyproject.toml" in tree.files:
         lines += [
             "COPY . /app",
-            "RUN python -m venv /opt/venv && pip install --no-cache-dir /app",
+            "RUN python3 -m venv /opt/venv && pip install --no-cache-dir /app",
         ]
     else:
-        lines += ["RUN python -m venv /opt/venv", "COPY . /app"]
+        lines += ["RUN python3 -m venv /opt/venv", "COPY . /app"]
     return lines
 
 
@@ -285,7 +287,7 @@ def _node_plan(tree: SourceTree, config: _Config, command: str) -> BuildPlan:
 
 
 def _static_plan(config: _Config) -> BuildPlan:
-    command = 'python -m http.server "$PORT" --bind "${HOST:-0.0.0.0}" --directory /app'
+    command = 'python3 -m http.server "$PORT" --bind "${HOST:-0.0.0.0}" --directory /app'
     return _plan(
         Kind.STATIC, "Static site", PYTHON_IMAGE, ["COPY . /app"], command=command, config=config
     )

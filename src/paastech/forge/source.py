@@ -45,25 +45,31 @@ async def export_source(git: str, repo_path: Path, commit_sha: str, plan: BuildP
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise GitError(f"cannot export {commit_sha[:12]}: {err.decode(errors='replace').strip()}")
-    if plan.dockerfile is None:
-        return out
-    return _with_file(out, GENERATED_DOCKERFILE, plan.dockerfile.encode())
+    extra = None if plan.dockerfile is None else plan.dockerfile.encode()
+    return _rewrite(out, GENERATED_DOCKERFILE, extra)
 
 
-def _with_file(archive: bytes, name: str, content: bytes) -> bytes:
-    """``archive`` with ``name`` added (detection only generates one when there is none)."""
+def _rewrite(archive: bytes, name: str, content: bytes | None) -> bytes:
+    """``archive`` as a plain GNU tar, with ``name`` added when ``content`` is given.
+
+    ``git archive`` opens with a pax global header (the commit id); ``docker build -``
+    sniffs only the first block to tell a tar from a Dockerfile and takes such a stream
+    for a Dockerfile, so the archive is rewritten without pax headers.
+    """
     buffer = io.BytesIO()
     with (
         tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as source,
-        tarfile.open(fileobj=buffer, mode="w:", format=tarfile.PAX_FORMAT) as target,
+        tarfile.open(fileobj=buffer, mode="w:", format=tarfile.GNU_FORMAT) as target,
     ):
         for member in source.getmembers():
-            if member.name == name:
+            if content is not None and member.name == name:
                 continue
+            member.pax_headers = {}
             data = source.extractfile(member) if member.isfile() else None
             target.addfile(member, data)
-        info = tarfile.TarInfo(name)
-        info.size = len(content)
-        info.mode = 0o644
-        target.addfile(info, io.BytesIO(content))
+        if content is not None:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o644
+            target.addfile(info, io.BytesIO(content))
     return buffer.getvalue()

@@ -126,14 +126,14 @@ CASES = [
         tree("index.html", "style.css"),
         Kind.STATIC,
         PYTHON_IMAGE,
-        'python -m http.server "$PORT" --bind "${HOST:-0.0.0.0}" --directory /app',
+        'python3 -m http.server "$PORT" --bind "${HOST:-0.0.0.0}" --directory /app',
     ),
     (
         "runtime forced static",
         tree("index.html", "package.json", paastech_toml='runtime = "static"'),
         Kind.STATIC,
         PYTHON_IMAGE,
-        'python -m http.server "$PORT" --bind "${HOST:-0.0.0.0}" --directory /app',
+        'python3 -m http.server "$PORT" --bind "${HOST:-0.0.0.0}" --directory /app',
     ),
 ]
 
