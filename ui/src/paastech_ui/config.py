@@ -23,7 +23,7 @@ from paastech_ui import __version__
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-SECRET_FILE_NAME = "storage-secret"
+SECRET_FILE_NAME = "storage-secret"  # noqa: S105 - a file name, not a secret
 
 
 class ConfigError(Exception):

@@ -42,5 +42,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"paastech-ui: {exc}", file=sys.stderr)
         sys.exit(2)
-    print(f"paastech-ui: dashboard on http://{config.host}:{config.port}/ (gateway {config.api_url})")
+    print(
+        f"paastech-ui: dashboard on http://{config.host}:{config.port}/ (gateway {config.api_url})"
+    )
     serve(config)

@@ -23,7 +23,7 @@ from paastech_ui.config import UiConfig
 
 T = TypeVar("T")
 
-TOKEN_KEY = "token"
+TOKEN_KEY = "token"  # noqa: S105 - the storage key's name, not a secret
 EMAIL_KEY = "email"
 
 
@@ -31,9 +31,11 @@ class Banner:
     """The strip under the header that says the platform's backend is unavailable."""
 
     def __init__(self) -> None:
-        with ui.row().classes(
-            "w-full items-center gap-2 bg-red-100 text-red-900 px-4 py-2 rounded"
-        ).props("role=alert") as self.row:
+        with (
+            ui.row()
+            .classes("w-full items-center gap-2 bg-red-100 text-red-900 px-4 py-2 rounded")
+            .props("role=alert") as self.row
+        ):
             ui.icon("cloud_off")
             self.label = ui.label("").mark("backend-banner")
             ui.space()
@@ -54,7 +56,7 @@ class Session:
 
     config: UiConfig
     banner: Banner
-    on_auth_change: Callable[[], None] = field(default=lambda: None)
+    on_auth_change: Callable[[], object] = field(default=lambda: None)
 
     # -- login state (per-user storage) -------------------------------------------------------
 
@@ -116,7 +118,8 @@ class Session:
         except ApiError as exc:
             self.report(exc, inputs=inputs, anonymous=anonymous)
             return None
-        self.banner.hide()
+        # The banner stays until dismissed: most routes never reach the backend, so their
+        # success says nothing about whether it is back.
         return result
 
     async def act(

@@ -11,6 +11,9 @@ from paastech_cli.errors import ApiError
 
 from paastech_ui.session import Session
 
+EMPTY = "\u2013"
+"""What a table cell shows for no value (an en dash)."""
+
 Refresh = Callable[[], Awaitable[object]]
 """A refreshable's ``refresh``: awaiting it rebuilds the section with fresh data."""
 
@@ -28,9 +31,7 @@ def nav(session: Session) -> None:
         ui.link(label, target).classes("text-white no-underline")
     ui.space()
     ui.link(session.email or "account", "/account").classes("text-white").mark("nav-account")
-    ui.button("Log out", on_click=lambda: logout(session)).props("flat color=white").mark(
-        "logout"
-    )
+    ui.button("Log out", on_click=lambda: logout(session)).props("flat color=white").mark("logout")
 
 
 async def logout(session: Session) -> None:
@@ -54,7 +55,7 @@ def heading(text: str, subtitle: str = "") -> None:
 def when(value: dt.datetime | None) -> str:
     """A timestamp as people read it (UTC, minutes)."""
     if value is None:
-        return "–"
+        return EMPTY
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -70,17 +71,26 @@ def table(
 
 def confirm(
     title: str, text: str, action: str, on_confirm: Callable[[], Awaitable[None]]
-) -> ui.dialog:
-    """A dialog asking to confirm a consequential change; opened by the caller."""
-    with ui.dialog() as dialog, ui.card().classes("min-w-96"):
-        ui.label(title).classes("text-lg font-semibold")
-        ui.label(text)
-        with ui.row().classes("w-full justify-end"):
-            ui.button("Cancel", on_click=dialog.close).props("flat").mark("confirm-cancel")
+) -> Callable[[], None]:
+    """A handler that asks to confirm a consequential change, then runs ``on_confirm``.
 
-            async def go() -> None:
-                dialog.close()
-                await on_confirm()
+    The dialog is built when asked for and deleted when closed, so a page with many rows
+    holds no hidden dialogs.
+    """
 
-            ui.button(action, on_click=go).props("color=negative").mark("confirm-ok")
-    return dialog
+    def ask() -> None:
+        with ui.dialog() as dialog, ui.card().classes("min-w-96"):
+            ui.label(title).classes("text-lg font-semibold")
+            ui.label(text)
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat").mark("confirm-cancel")
+
+                async def go() -> None:
+                    dialog.close()
+                    await on_confirm()
+
+                ui.button(action, on_click=go).props("color=negative").mark("confirm-ok")
+        dialog.on_value_change(lambda e: None if e.value else dialog.delete())
+        dialog.open()
+
+    return ask

@@ -25,15 +25,17 @@ async def builds_panel(session: Session, name: str) -> None:
             "text-gray-600"
         )
         return
+
     async def show(build: Build) -> None:
         viewer.clear()
         viewer.visible = True
         viewer_title.text = f"Build #{build.number or build.id[:8]} log"
         follow = build.status in ("queued", "running", "building")
         try:
-            async with session.gateway() as gw, contextlib.aclosing(
-                gw.build_log(name, build.id, follow=follow)
-            ) as lines:
+            async with (
+                session.gateway() as gw,
+                contextlib.aclosing(gw.build_log(name, build.id, follow=follow)) as lines,
+            ):
                 async for line in lines:
                     viewer.push(line)
         except ApiError as exc:
@@ -100,12 +102,12 @@ def _release_row(
             ):
                 await refresh()
 
-        dialog = confirm(
+        ask = confirm(
             f"Roll back to v{release.version}?",
             f"v{release.version}'s image and configuration run again as a new release.",
             "Roll back",
             rollback,
         )
-        ui.button("Roll back…", on_click=dialog.open).props("flat dense").mark(
+        ui.button("Roll back…", on_click=ask).props("flat dense").mark(
             f"rollback-v{release.version}"
         )

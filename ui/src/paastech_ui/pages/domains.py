@@ -51,7 +51,7 @@ def _remove_button(session: Session, name: str, hostname: str, refresh: Refresh)
         ):
             await refresh()
 
-    dialog = confirm(f"Remove {hostname}?", "It stops routing to this app.", "Remove", remove)
-    ui.button(icon="delete", on_click=dialog.open).props("flat dense round color=negative").mark(
+    ask = confirm(f"Remove {hostname}?", "It stops routing to this app.", "Remove", remove)
+    ui.button(icon="delete", on_click=ask).props("flat dense round color=negative").mark(
         f"domain-remove-{hostname}"
     )

@@ -71,7 +71,7 @@ def _unset_button(session: Session, name: str, key: str, refresh: Refresh) -> No
         ):
             await refresh()
 
-    dialog = confirm(f"Unset {key}?", "The app is redeployed without it.", "Unset", unset)
-    ui.button(icon="delete", on_click=dialog.open).props("flat dense round color=negative").mark(
+    ask = confirm(f"Unset {key}?", "The app is redeployed without it.", "Unset", unset)
+    ui.button(icon="delete", on_click=ask).props("flat dense round color=negative").mark(
         f"env-unset-{key}"
     )

@@ -36,10 +36,10 @@ async def page(session: Session) -> None:
                         ):
                             await listing.refresh()
 
-                    dialog = confirm(
+                    ask = confirm(
                         f"Remove key {key.name}?", "It can no longer push.", "Remove", remove
                     )
-                    ui.button(icon="delete", on_click=dialog.open).props(
+                    ui.button(icon="delete", on_click=ask).props(
                         "flat dense round color=negative"
                     ).mark(f"key-remove-{key.name}")
 

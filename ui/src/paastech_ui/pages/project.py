@@ -9,7 +9,7 @@ from paastech_cli.schemas import Project
 from paastech_ui.pages import deploys, domains, env, runtime_logs
 from paastech_ui.pages.projects import status_badge
 from paastech_ui.session import Session
-from paastech_ui.widgets import confirm, table, when
+from paastech_ui.widgets import EMPTY, confirm, table, when
 
 TABS = (
     ("overview", "Overview"),
@@ -66,7 +66,7 @@ async def overview(session: Session, project: Project) -> None:
             "git-remote"
         )
         with ui.row().classes("gap-6"):
-            ui.label(f"URL: {project.url or '–'}").mark("project-url")
+            ui.label(f"URL: {project.url or EMPTY}").mark("project-url")
             release = f"v{project.current_release}" if project.current_release else "none yet"
             ui.label(f"Current release: {release}")
             ui.label(f"Created: {when(project.created_at)}")
@@ -123,7 +123,7 @@ async def _instances_card(session: Session, name: str) -> None:
                 "id": i.id[:8],
                 "status": i.status,
                 "address": i.address,
-                "release": f"v{i.release}" if i.release else "–",
+                "release": f"v{i.release}" if i.release else EMPTY,
                 "started": when(i.started_at),
             }
             for i in found
@@ -147,9 +147,7 @@ def _danger_card(session: Session, name: str) -> None:
             if await session.act(lambda gw: gw.delete_project(name), success=f"Deleted {name}"):
                 ui.navigate.to("/")
 
-        dialog = confirm(
+        ask = confirm(
             f"Delete {name}?", "This cannot be undone.", "Delete for good", on_confirm=delete
         )
-        ui.button("Delete…", on_click=dialog.open).props("color=negative outline").mark(
-            "delete-project"
-        )
+        ui.button("Delete…", on_click=ask).props("color=negative outline").mark("delete-project")

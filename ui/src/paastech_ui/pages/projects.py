@@ -49,8 +49,9 @@ async def index(session: Session) -> None:
 
 
 def _row(project: Project) -> None:
-    with ui.card().classes("w-full").mark(f"project-{project.name}"), ui.row().classes(
-        "w-full items-center gap-4"
+    with (
+        ui.card().classes("w-full").mark(f"project-{project.name}"),
+        ui.row().classes("w-full items-center gap-4"),
     ):
         ui.link(project.name, f"/projects/{project.name}").classes("text-lg font-semibold")
         ui.badge(project.kind, color="indigo", outline=True)

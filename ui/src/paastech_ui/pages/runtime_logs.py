@@ -33,9 +33,10 @@ def panel(session: Session, name: str) -> None:
         viewer.clear()
         count = int(lines.value or 200)
         try:
-            async with session.gateway() as gw, contextlib.aclosing(
-                gw.logs(name, lines=count, follow=keep_following)
-            ) as entries:
+            async with (
+                session.gateway() as gw,
+                contextlib.aclosing(gw.logs(name, lines=count, follow=keep_following)) as entries,
+            ):
                 async for entry in entries:
                     viewer.push(_format(entry))
         except ApiError as exc:

@@ -17,7 +17,8 @@ def _show_once(made: NewToken) -> None:
         ui.code(made.token, language="text").classes("w-full").mark("new-token")
         with ui.row().classes("w-full justify-end"):
             ui.button("Done", on_click=dialog.close).mark("token-done")
-    dialog.on("hide", dialog.delete)  # the secret leaves the page with the dialog
+    # The secret leaves the page with the dialog.
+    dialog.on_value_change(lambda e: None if e.value else dialog.delete())
     dialog.open()
 
 
@@ -48,12 +49,15 @@ async def page(session: Session) -> None:
                         ):
                             await listing.refresh()
 
-                    dialog = confirm(
-                        f"Revoke {token.name}?", "Anything using it stops working.", "Revoke", revoke
+                    ask = confirm(
+                        f"Revoke {token.name}?",
+                        "Anything using it stops working.",
+                        "Revoke",
+                        revoke,
                     )
-                    ui.button("Revoke", on_click=dialog.open).props(
-                        "flat dense color=negative"
-                    ).mark(f"token-revoke-{token.name}")
+                    ui.button("Revoke", on_click=ask).props("flat dense color=negative").mark(
+                        f"token-revoke-{token.name}"
+                    )
 
     await listing()
     with ui.card().classes("w-full"):
