@@ -31,14 +31,14 @@ _HIGH_WATER = 1024 * 1024
 _LOW_WATER = 256 * 1024
 
 
-class GitSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
+class GitSession(asyncssh.SSHServerSession[bytes]):
     """The handler of one session channel of an authenticated client."""
 
     def __init__(self, ctx: ForgeContext, client_id: UUID, activity: Activity) -> None:
         self._ctx = ctx
         self._client_id = client_id
         self._activity = activity
-        self._chan: asyncssh.SSHServerChannel | None = None  # type: ignore[type-arg]
+        self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._command: str | None = None
         self._subsystem: str | None = None
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
@@ -51,7 +51,7 @@ class GitSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
     # -- asyncssh callbacks -------------------------------------------------------------
 
-    def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:  # type: ignore[type-arg]
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self._chan = chan
 
     def pty_requested(self, *_: object) -> bool:

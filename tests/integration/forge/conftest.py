@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import msgspec
 import pytest
 from forge_harness import Forge, StartForge
@@ -29,7 +30,7 @@ async def start_forge(
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    acceptors = []
+    acceptors: list[asyncssh.SSHAcceptor] = []
     async with db.connected(settings.db):
 
         async def start(builder: Builder | None = None, **sections: dict[str, Any]) -> Forge:
