@@ -218,3 +218,25 @@ async def test_clone_speaks_protocol_v2(forge: Forge, tmp_path: Path) -> None:
 
     assert cloned.status == 0, cloned.stderr
     assert "clone< version 2" in cloned.stderr
+
+
+async def test_simultaneous_pushes_to_one_project_are_both_applied(
+    forge: Forge, tmp_path: Path
+) -> None:
+    """Two pushes racing to one project (different branches) are applied one after the other."""
+    user = await forge.user()
+    await forge.project(user, "racy")
+    one = await new_worktree(user, tmp_path / "one", {"a.txt": "a"})
+    two = await new_worktree(user, tmp_path / "two", {"b.txt": "b"})
+
+    results = await asyncio.gather(
+        user.git("push", user.remote("racy"), "main:one", cwd=one),
+        user.git("push", user.remote("racy"), "main:two", cwd=two),
+    )
+
+    assert [r.status for r in results] == [0, 0], [r.stderr for r in results]
+    refs = (await user.git("ls-remote", user.remote("racy"))).stdout
+    for work, branch in ((one, "one"), (two, "two")):
+        sha = (await user.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+        assert f"{sha}\trefs/heads/{branch}" in refs
+        assert any(f"branch {branch} stored at {sha[:7]}" in r.stderr for r in results)
