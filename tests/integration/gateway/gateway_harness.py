@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
-from litestar.testing import AsyncTestClient
 
+from paastech.db import connected
 from paastech.gateway.app import create_app
 from paastech.services import Services
 from paastech.settings import Settings
@@ -18,8 +18,18 @@ PROBLEM = "application/problem+json"
 
 @contextlib.asynccontextmanager
 async def gateway(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    """A client talking ASGI to a fresh app (its lifespan connects the DB pool)."""
-    async with AsyncTestClient(create_app(settings, services)) as client:
+    """A client talking ASGI to a fresh app in this event loop.
+
+    httpx's ASGITransport sends no lifespan events, so the harness opens the DB pool the
+    way the app's lifespan does (``paastech.db.connected``); anyio's cancel scopes in
+    ``app.lifespan()`` cannot span pytest-asyncio's separate setup and teardown tasks.
+    """
+    app = create_app(settings, services)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with (
+        connected(settings.db),
+        httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+    ):
         yield client
 
 

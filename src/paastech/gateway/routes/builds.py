@@ -19,12 +19,13 @@ from paastech.gateway.schemas import BuildOut
 from paastech.settings import Settings
 
 FOLLOW_POLL_SECONDS = 0.5
+_LOG = Build._meta.get_column_by_name("log")  # `Build.log` may be shadowed by a Table method
 _ACTIVE = {"queued", "running"}
 _COLUMNS = (
     Build.id,
     Build.number,
     Build.status,
-    Build.ref,
+    Build.git_ref.as_alias("ref"),
     Build.commit_sha,
     Build.image,
     Build.digest,
