@@ -8,16 +8,21 @@ got. The browser tests (``test_browser.py``) use real processes instead.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from fakes import PASSWORD, FakeGateway
 from nicegui.testing import User, user_simulation
+from paastech.infra.packages import ensure_packages
 
 from paastech_ui.app import create_root
 from paastech_ui.config import UiConfig
 
 API = "http://gateway.test"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture
@@ -53,3 +58,23 @@ def login(user: User, gateway: FakeGateway) -> Callable[..., Awaitable[str]]:
         return email
 
     return go
+
+
+def require(component: str, reason: str) -> None:
+    """Fail under CI, skip elsewhere: a missing real component is never silently ignored."""
+    message = f"{component} unavailable: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> None:
+    """Debian's chromium and chromium-driver (installed with apt when running as root)."""
+    try:
+        ensure_packages(["chromium", "chromium-driver"])
+    except Exception as exc:
+        require("chromium", str(exc))
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).exists():
+            require("chromium", f"{path} is missing after installing")
