@@ -99,6 +99,9 @@ class GatewayCore(InitPluginProtocol):
                         domains.router,
                         audit.router,
                     ],
+                    # On the router, not only the app config: Litestar 2.25 reads the app's
+                    # limit from its constructor argument and ignores one set by a plugin.
+                    request_max_body_size=gateway_settings.body_limit,
                 ),
             ]
         )
