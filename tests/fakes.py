@@ -52,7 +52,11 @@ class RecordingScheduler:
     async def instances(self, project_id: UUID) -> list[Instance]:
         self.calls.append(("instances", project_id, None))
         now = dt.datetime.now(dt.UTC)
-        return [Instance(id="alloc-1", status="running", started_at=now, address="127.0.0.1:20000", release=1)]
+        return [
+            Instance(
+                id="alloc-1", status="running", started_at=now, address="127.0.0.1:20000", release=1
+            )
+        ]
 
     def logs(self, project_id: UUID, lines: int, follow: bool) -> AsyncIterator[LogLine]:
         self.calls.append(("logs", project_id, lines))

@@ -42,11 +42,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def check_postgres(db: DbSettings, timeout: float = DEFAULT_TIMEOUT) -> Status:
+async def check_postgres(db: DbSettings, wait_seconds: float = DEFAULT_TIMEOUT) -> Status:
     """``SELECT 1`` on a fresh connection (the pool may hide a dead server for a while)."""
     try:
-        async with asyncio.timeout(timeout):
-            conn = await asyncpg.connect(db.dsn(), timeout=timeout)
+        async with asyncio.timeout(wait_seconds):
+            conn = await asyncpg.connect(db.dsn(), timeout=wait_seconds)
             try:
                 await conn.fetchval("SELECT 1")
             finally:
@@ -59,7 +59,7 @@ async def check_postgres(db: DbSettings, timeout: float = DEFAULT_TIMEOUT) -> St
 async def check_http(
     url: str,
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    wait_seconds: float = DEFAULT_TIMEOUT,
     uds: str | None = None,
     headers: dict[str, str] | None = None,
     ok_statuses: frozenset[int] = frozenset({200}),
@@ -67,7 +67,7 @@ async def check_http(
     """GET ``url`` (over a unix socket when ``uds``); ready when the status is expected."""
     transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
     try:
-        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+        async with httpx.AsyncClient(transport=transport, timeout=wait_seconds) as client:
             response = await client.get(url, headers=headers)
     except (httpx.HTTPError, OSError) as exc:
         return Status(False, _describe(exc))
@@ -77,32 +77,36 @@ async def check_http(
 
 
 def checks(
-    settings: Settings, docker_socket: str = DOCKER_SOCKET, timeout: float = DEFAULT_TIMEOUT
+    settings: Settings, docker_socket: str = DOCKER_SOCKET, wait_seconds: float = DEFAULT_TIMEOUT
 ) -> dict[str, Callable[[], Awaitable[Status]]]:
     """The readiness check of every component, by name."""
     nomad_headers = {"X-Nomad-Token": settings.nomad.token} if settings.nomad.token else None
     return {
-        "postgres": lambda: check_postgres(settings.db, timeout),
+        "postgres": lambda: check_postgres(settings.db, wait_seconds),
         "nomad": lambda: check_http(
             f"{settings.nomad.address.rstrip('/')}/v1/agent/self",
-            timeout=timeout,
+            wait_seconds=wait_seconds,
             headers=nomad_headers,
         ),
-        "docker": lambda: check_http("http://docker/_ping", timeout=timeout, uds=docker_socket),
+        "docker": lambda: check_http(
+            "http://docker/_ping", wait_seconds=wait_seconds, uds=docker_socket
+        ),
         # 401 is a live registry that wants credentials.
         "registry": lambda: check_http(
             f"http://{settings.registry.address}/v2/",
-            timeout=timeout,
+            wait_seconds=wait_seconds,
             ok_statuses=frozenset({200, 401}),
         ),
-        "fabio": lambda: check_http(f"http://{settings.fabio.ui_addr}/health", timeout=timeout),
+        "fabio": lambda: check_http(
+            f"http://{settings.fabio.ui_addr}/health", wait_seconds=wait_seconds
+        ),
     }
 
 
 async def readiness(
-    settings: Settings, docker_socket: str = DOCKER_SOCKET, timeout: float = DEFAULT_TIMEOUT
+    settings: Settings, docker_socket: str = DOCKER_SOCKET, wait_seconds: float = DEFAULT_TIMEOUT
 ) -> dict[str, Status]:
     """Run every component check concurrently."""
-    named = checks(settings, docker_socket, timeout)
+    named = checks(settings, docker_socket, wait_seconds)
     results = await asyncio.gather(*(check() for check in named.values()))
     return dict(zip(named, results, strict=True))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import uvicorn
 from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -151,8 +152,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
 def run(settings: Settings, services: Services | None = None) -> None:
     """Serve the gateway with uvicorn, one worker, on ``gateway.host:gateway.port``."""
-    import uvicorn
-
     uvicorn.run(
         create_app(settings, services),
         host=settings.gateway.host,

@@ -19,11 +19,19 @@ async def record(
 
     ``detail`` must never carry secrets: env changes list keys, not values.
     """
-    await record_for(caller.client_id, caller.email, caller.ip, action, target, detail)
+    await record_for(
+        caller.client_id,
+        actor=caller.email,
+        ip=caller.ip,
+        action=action,
+        target=target,
+        detail=detail,
+    )
 
 
 async def record_for(
     client_id: UUID,
+    *,
     actor: str,
     ip: str,
     action: str,

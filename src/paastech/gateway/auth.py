@@ -30,7 +30,7 @@ from paastech.db.tables import ApiToken, Client, LoginAttempt
 from paastech.errors import RateLimited, Unauthenticated
 from paastech.settings import GatewaySettings
 
-TOKEN_PREFIX = "pt_"
+TOKEN_PREFIX = "pt_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 TOKEN_CACHE_SECONDS = 5.0
 _LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 _CACHE_MAX = 10_000

@@ -105,9 +105,13 @@ async def deploy(services: Services, project_id: UUID, version: int, what: str) 
     try:
         await services.scheduler.deploy(project_id, version)
     except BackendUnavailable as exc:
-        await Release.update(
-            {Release.status: "failed", Release.reason: f"not deployed: {exc.message}"}
-        ).where((Release.project == project_id) & (Release.version == version)).run()
+        await (
+            Release.update(
+                {Release.status: "failed", Release.reason: f"not deployed: {exc.message}"}
+            )
+            .where((Release.project == project_id) & (Release.version == version))
+            .run()
+        )
         raise BackendUnavailable(
             f"{what} saved as release v{version}, but it could not be deployed: {exc.message}"
         ) from exc

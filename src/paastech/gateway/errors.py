@@ -18,6 +18,7 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from paastech import errors
@@ -169,8 +170,6 @@ _DESCRIPTIONS = {
 
 def responses(*codes: int) -> dict[int, Any]:
     """OpenAPI entries documenting the problem+json answers a route can give."""
-    from litestar.openapi.datastructures import ResponseSpec
-
     return {
         code: ResponseSpec(
             data_container=Problem,

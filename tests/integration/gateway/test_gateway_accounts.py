@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import asyncpg
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
-from paastech.settings import Settings
 from gateway_harness import PASSWORD, PROBLEM
 
+from paastech.settings import Settings
+
+
 def ssh_key(kind: str = "ed25519", bits: int = 2048) -> str:
-    key = ed25519.Ed25519PrivateKey.generate() if kind == "ed25519" else rsa.generate_private_key(65537, bits)
-    return key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode() + " me@laptop"
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        if kind == "ed25519"
+        else rsa.generate_private_key(65537, bits)
+    )
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+        + " me@laptop"
+    )
 
 
 async def test_signup_login_me_logout(api: httpx.AsyncClient, settings: Settings) -> None:
     """A new account can log in, see itself, and its session stops working after logout."""
-    r = await api.post("/api/v1/auth/signup", json={"email": "Carol@Example.com", "password": PASSWORD})
+    r = await api.post(
+        "/api/v1/auth/signup", json={"email": "Carol@Example.com", "password": PASSWORD}
+    )
     assert r.status_code == 201
     assert r.json()["email"] == "carol@example.com"
-    r = await api.post("/api/v1/auth/login", json={"email": "carol@example.com", "password": PASSWORD})
+    r = await api.post(
+        "/api/v1/auth/login", json={"email": "carol@example.com", "password": PASSWORD}
+    )
     assert r.status_code == 200
     token = r.json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -58,9 +71,13 @@ async def test_signup_refuses_short_password_and_duplicate(api: httpx.AsyncClien
     assert PASSWORD not in r.text
 
 
-async def test_wrong_password_is_401_without_secrets(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
+async def test_wrong_password_is_401_without_secrets(
+    api: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
     """A wrong password answers 401 and the body does not echo it."""
-    r = await api.post("/api/v1/auth/login", json={"email": "alice@example.com", "password": "hunter2-wrong"})
+    r = await api.post(
+        "/api/v1/auth/login", json={"email": "alice@example.com", "password": "hunter2-wrong"}
+    )
     assert r.status_code == 401
     assert "hunter2" not in r.text
 
@@ -91,7 +108,9 @@ async def test_api_tokens_create_list_revoke(api: httpx.AsyncClient, alice: dict
     assert r.status_code == 404
 
 
-async def test_expired_token_is_401(api: httpx.AsyncClient, alice: dict[str, str], settings: Settings) -> None:
+async def test_expired_token_is_401(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+) -> None:
     """A token past its expiry stops working."""
     r = await api.post("/api/v1/tokens", json={"name": "short"}, headers=alice)
     token = r.json()["token"]
@@ -113,19 +132,23 @@ async def test_ssh_keys(api: httpx.AsyncClient, alice: dict[str, str], bob: dict
     assert r.status_code == 201, r.text
     body = r.json()
     blob = base64.b64decode(public.split()[1])
-    import hashlib
-
     expected = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
     assert body["fingerprint"] == expected
     assert body["key_type"] == "ssh-ed25519"
     r = await api.post("/api/v1/keys", json={"name": "again", "public_key": public}, headers=bob)
     assert r.status_code == 409
-    r = await api.post("/api/v1/keys", json={"name": "weak", "public_key": ssh_key("rsa", 1024)}, headers=alice)
+    r = await api.post(
+        "/api/v1/keys", json={"name": "weak", "public_key": ssh_key("rsa", 1024)}, headers=alice
+    )
     assert r.status_code == 422
     assert "public_key" in r.json()["errors"]
-    r = await api.post("/api/v1/keys", json={"name": "junk", "public_key": "ssh-ed25519 AAAA"}, headers=alice)
+    r = await api.post(
+        "/api/v1/keys", json={"name": "junk", "public_key": "ssh-ed25519 AAAA"}, headers=alice
+    )
     assert r.status_code == 422
-    rsa_ok = await api.post("/api/v1/keys", json={"name": "rsa", "public_key": ssh_key("rsa", 2048)}, headers=alice)
+    rsa_ok = await api.post(
+        "/api/v1/keys", json={"name": "rsa", "public_key": ssh_key("rsa", 2048)}, headers=alice
+    )
     assert rsa_ok.status_code == 201
     listed = (await api.get("/api/v1/keys", headers=alice)).json()
     assert {k["name"] for k in listed} == {"laptop", "rsa"}

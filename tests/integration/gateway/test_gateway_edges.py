@@ -23,7 +23,9 @@ V1 = "/api/v1"
 async def test_malformed_json_is_400(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
     """A body that is not JSON is a 400 problem, not a 500 or a 422."""
     r = await api.post(
-        f"{V1}/projects", content=b'{"name": ', headers={**alice, "content-type": "application/json"}
+        f"{V1}/projects",
+        content=b'{"name": ',
+        headers={**alice, "content-type": "application/json"},
     )
     assert r.status_code == 400
     assert r.headers["content-type"].startswith(PROBLEM)
@@ -157,7 +159,7 @@ async def test_readiness_checks_each_component(settings: Settings, http_stub: st
         fabio=msgspec.structs.replace(settings.fabio, ui_addr="127.0.0.1:1"),
         nomad=msgspec.structs.replace(settings.nomad, address=f"http://{http_stub}"),
     )
-    results = await health.readiness(live, docker_socket="/nonexistent.sock", timeout=1.0)
+    results = await health.readiness(live, docker_socket="/nonexistent.sock", wait_seconds=1.0)
     assert results["registry"].ok
     assert results["nomad"].ok
     assert results["postgres"].ok

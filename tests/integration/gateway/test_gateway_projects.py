@@ -16,7 +16,9 @@ from paastech.settings import Settings
 V1 = "/api/v1"
 
 
-async def create(api: httpx.AsyncClient, who: dict[str, str], name: str = "web", **extra: str) -> dict:
+async def create(
+    api: httpx.AsyncClient, who: dict[str, str], name: str = "web", **extra: str
+) -> dict:
     r = await api.post(f"{V1}/projects", json={"name": name, **extra}, headers=who)
     assert r.status_code == 201, r.text
     return r.json()
@@ -27,7 +29,9 @@ async def test_create_list_show_project(
 ) -> None:
     """A created project has its git and app URLs, a repository, and shows in the list."""
     body = await create(api, alice, "web", kind="function")
-    assert body["git_url"] == f"ssh://git@{settings.forge.public_host}:{settings.forge.port}/web.git"
+    assert (
+        body["git_url"] == f"ssh://git@{settings.forge.public_host}:{settings.forge.port}/web.git"
+    )
     assert body["url"] == "http://web.apps.localhost:9999"
     assert body["kind"] == "function"
     assert body["current_release"] is None
@@ -157,14 +161,18 @@ async def test_env_roundtrip_encrypted_and_masked(
     """Env values are encrypted at rest, masked on read, revealed on request, unset by null."""
     await create(api, alice)
     r = await api.patch(
-        f"{V1}/projects/web/env", json={"DATABASE_URL": "postgres://s3cret", "DEBUG": "1"}, headers=alice
+        f"{V1}/projects/web/env",
+        json={"DATABASE_URL": "postgres://s3cret", "DEBUG": "1"},
+        headers=alice,
     )
     assert r.status_code == 200, r.text
     assert r.json()["env"] == {"DATABASE_URL": "********", "DEBUG": "********"}
     assert r.json()["release"] is None  # nothing to redeploy yet
     stored = await sql(settings, "SELECT value_encrypted FROM env_vars")
     assert all("s3cret" not in row["value_encrypted"] for row in stored)
-    audit = await sql(settings, "SELECT detail::text AS d FROM audit_events WHERE action = 'env.update'")
+    audit = await sql(
+        settings, "SELECT detail::text AS d FROM audit_events WHERE action = 'env.update'"
+    )
     assert "s3cret" not in audit[0]["d"]
     r = await api.get(f"{V1}/projects/web/env", params={"reveal": "true"}, headers=alice)
     assert r.json()["env"]["DATABASE_URL"] == "postgres://s3cret"
@@ -235,12 +243,17 @@ async def test_build_log_follow_streams_until_done(
         await sql(settings, "UPDATE builds SET log = log || 'more\n' WHERE id = $1", build_id)
         await asyncio.sleep(0.6)
         await sql(
-            settings, "UPDATE builds SET log = log || 'done\n', status = 'succeeded' WHERE id = $1", build_id
+            settings,
+            "UPDATE builds SET log = log || 'done\n', status = 'succeeded' WHERE id = $1",
+            build_id,
         )
 
     writer = asyncio.create_task(forge())
     r = await api.get(
-        f"{V1}/projects/web/builds/{build_id}/log", params={"follow": "true"}, headers=alice, timeout=20
+        f"{V1}/projects/web/builds/{build_id}/log",
+        params={"follow": "true"},
+        headers=alice,
+        timeout=20,
     )
     await writer
     assert r.text == "start\nmore\ndone\n"
@@ -294,10 +307,14 @@ async def test_domains(api: httpx.AsyncClient, alice: dict[str, str], bob: dict[
     """Custom hostnames are validated, unique across Clients, listed and removable."""
     await create(api, alice, "web")
     await create(api, bob, "other")
-    r = await api.post(f"{V1}/projects/web/domains", json={"hostname": "WWW.Example.com"}, headers=alice)
+    r = await api.post(
+        f"{V1}/projects/web/domains", json={"hostname": "WWW.Example.com"}, headers=alice
+    )
     assert r.status_code == 201
     assert r.json()["hostname"] == "www.example.com"
-    r = await api.post(f"{V1}/projects/other/domains", json={"hostname": "www.example.com"}, headers=bob)
+    r = await api.post(
+        f"{V1}/projects/other/domains", json={"hostname": "www.example.com"}, headers=bob
+    )
     assert r.status_code == 409
     for bad in ("localhost", "x..y.com", "-a.com", "web.apps.localhost"):
         r = await api.post(f"{V1}/projects/web/domains", json={"hostname": bad}, headers=alice)
@@ -310,7 +327,9 @@ async def test_domains(api: httpx.AsyncClient, alice: dict[str, str], bob: dict[
     assert r.status_code == 404
 
 
-async def test_audit_trail(api: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]) -> None:
+async def test_audit_trail(
+    api: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
     """Each mutating call leaves an event; a Client sees only its own, newest first."""
     await create(api, alice, "web")
     await api.patch(f"{V1}/projects/web/env", json={"A": "1"}, headers=alice)

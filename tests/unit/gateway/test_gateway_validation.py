@@ -23,7 +23,8 @@ def test_good_project_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["ab", "x" * 41, "1ab", "-ab", "ab-", "a_b", "Abc", "a.b", "api", "www", "admin", "paastech"]
+    "name",
+    ["ab", "x" * 41, "1ab", "-ab", "ab-", "a_b", "Abc", "a.b", "api", "www", "admin", "paastech"],
 )
 def test_bad_project_names(name: str) -> None:
     """Everything else, and reserved names, is refused naming the field."""
@@ -34,7 +35,11 @@ def test_bad_project_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("WWW.Example.COM", "www.example.com"), ("a.b.co.", "a.b.co"), ("x-1.example.org", "x-1.example.org")],
+    [
+        ("WWW.Example.COM", "www.example.com"),
+        ("a.b.co.", "a.b.co"),
+        ("x-1.example.org", "x-1.example.org"),
+    ],
 )
 def test_good_hostnames(raw: str, expected: str) -> None:
     """Hostnames are normalised to lowercase without the trailing dot."""
@@ -43,8 +48,18 @@ def test_good_hostnames(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["localhost", "a..b.com", "-a.com", "a-.com", "a.b.123", "x" * 64 + ".com", "web.apps.localhost",
-     "apps.localhost", "a b.com", "a_b.com"],
+    [
+        "localhost",
+        "a..b.com",
+        "-a.com",
+        "a-.com",
+        "a.b.123",
+        "x" * 64 + ".com",
+        "web.apps.localhost",
+        "apps.localhost",
+        "a b.com",
+        "a_b.com",
+    ],
 )
 def test_bad_hostnames(raw: str) -> None:
     """Non-FQDNs and names inside the platform's apps domain are refused."""
@@ -52,8 +67,18 @@ def test_bad_hostnames(raw: str) -> None:
         check_hostname(raw, "apps.localhost")
 
 
-@pytest.mark.parametrize(("key", "ok"), [("A", True), ("_x1", True), ("DATABASE_URL", True),
-                                         ("1A", False), ("A-B", False), ("", False), ("A B", False)])
+@pytest.mark.parametrize(
+    ("key", "ok"),
+    [
+        ("A", True),
+        ("_x1", True),
+        ("DATABASE_URL", True),
+        ("1A", False),
+        ("A-B", False),
+        ("", False),
+        ("A B", False),
+    ],
+)
 def test_env_keys(key: str, ok: bool) -> None:
     """Env keys follow [A-Za-z_][A-Za-z0-9_]*."""
     if ok:
@@ -72,7 +97,7 @@ def _openssh(key: object) -> str:
 @pytest.mark.parametrize(
     ("make", "key_type"),
     [
-        (lambda: ed25519.Ed25519PrivateKey.generate(), "ssh-ed25519"),
+        (ed25519.Ed25519PrivateKey.generate, "ssh-ed25519"),
         (lambda: ec.generate_private_key(ec.SECP256R1()), "ecdsa-sha2-nistp256"),
         (lambda: rsa.generate_private_key(65537, 2048), "ssh-rsa"),
     ],
@@ -83,14 +108,18 @@ def test_accepted_key_types_and_fingerprint(make: object, key_type: str) -> None
     parsed = parse_public_key(line)
     blob = base64.b64decode(line.split()[1])
     assert parsed.key_type == key_type
-    assert parsed.fingerprint == "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    assert parsed.fingerprint == "SHA256:" + base64.b64encode(
+        hashlib.sha256(blob).digest()
+    ).decode().rstrip("=")
     assert parsed.normalized == " ".join(line.split()[:2])
 
 
 def test_refused_keys() -> None:
     """Short rsa, dsa and junk are refused naming public_key."""
-    short = _openssh(rsa.generate_private_key(65537, 1024).public_key())
-    dsa_key = _openssh(dsa.generate_private_key(1024).public_key())
+    weak_rsa = rsa.generate_private_key(65537, 1024)  # noqa: S505 - the weak key under test
+    weak_dsa = dsa.generate_private_key(1024)  # noqa: S505 - refused for its type
+    short = _openssh(weak_rsa.public_key())
+    dsa_key = _openssh(weak_dsa.public_key())
     for line in (short, dsa_key, "ssh-ed25519", "ssh-ed25519 !!!", "hello world"):
         with pytest.raises(InvalidInput) as info:
             parse_public_key(line)

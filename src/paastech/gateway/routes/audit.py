@@ -6,6 +6,7 @@ from typing import Annotated
 
 from litestar import Router, get
 from litestar.params import Parameter
+from piccolo.custom_types import Combinable
 
 from paastech.db.tables import AuditEvent
 from paastech.gateway.auth import Caller
@@ -19,9 +20,9 @@ async def list_audit(
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Parameter(ge=1, description="Events older than this id")] = None,
 ) -> list[AuditOut]:
-    where = AuditEvent.client == caller.client_id
+    where: Combinable = AuditEvent.client == caller.client_id
     if before is not None:
-        where &= AuditEvent.id < before
+        where = where & (AuditEvent.id < before)
     rows = (
         await AuditEvent.select(
             AuditEvent.id,

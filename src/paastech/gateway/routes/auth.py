@@ -26,7 +26,9 @@ from paastech.settings import Settings
     security=[],
     summary="Create an account",
 )
-async def signup(data: SignupBody, request: Request[Any, Any, Any], settings: Settings) -> ClientOut:
+async def signup(
+    data: SignupBody, request: Request[Any, Any, Any], settings: Settings
+) -> ClientOut:
     email = data.email.strip().lower()
     ip = auth.client_ip(request, settings.gateway)
     password_hash = await auth.hash_password(data.password)
@@ -36,7 +38,7 @@ async def signup(data: SignupBody, request: Request[Any, Any, Any], settings: Se
         client = Client(email=email, password_hash=password_hash, created_at=auth.utcnow())
         with conflict_on_duplicate("an account with this email exists"):
             await client.save().run()
-        await record_for(client.id, email, ip, "client.signup", email)
+        await record_for(client.id, actor=email, ip=ip, action="client.signup", target=email)
     return ClientOut(id=client.id, email=email)
 
 
@@ -56,14 +58,18 @@ async def login(data: Credentials, request: Request[Any, Any, Any], settings: Se
         async with transaction():
             await auth.record_failure(email, ip)
             if client is not None:
-                await record_for(client["id"], email, ip, "auth.login_failed", email)
+                await record_for(
+                    client["id"], actor=email, ip=ip, action="auth.login_failed", target=email
+                )
         raise Unauthenticated("wrong email or password")
     assert client is not None  # noqa: S101 - verify_password is False for an unknown email
     expires_at = auth.utcnow() + dt.timedelta(hours=settings.gateway.session_ttl_hours)
     async with transaction():
         token_id, token = await auth.issue_token(client["id"], "session", "session", expires_at)
         await auth.clear_failures(email)
-        await record_for(client["id"], email, ip, "auth.login", str(token_id))
+        await record_for(
+            client["id"], actor=email, ip=ip, action="auth.login", target=str(token_id)
+        )
     return LoginOut(token=token, expires_at=expires_at)
 
 
@@ -75,9 +81,11 @@ async def login(data: Credentials, request: Request[Any, Any, Any], settings: Se
 )
 async def logout(caller: Caller, cache: TokenCache) -> None:
     async with transaction():
-        await ApiToken.update({ApiToken.revoked_at: auth.utcnow()}).where(
-            ApiToken.id == caller.token_id
-        ).run()
+        await (
+            ApiToken.update({ApiToken.revoked_at: auth.utcnow()})
+            .where(ApiToken.id == caller.token_id)
+            .run()
+        )
         await record(caller, "auth.logout", str(caller.token_id))
     cache.evict({caller.token_id})
 

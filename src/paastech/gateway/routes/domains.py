@@ -28,7 +28,9 @@ async def list_domains(name: str, caller: Caller) -> list[DomainOut]:
         .order_by(Domain.hostname)
         .run()
     )
-    return [DomainOut(hostname=r["hostname"], project=name, created_at=r["created_at"]) for r in rows]
+    return [
+        DomainOut(hostname=r["hostname"], project=name, created_at=r["created_at"]) for r in rows
+    ]
 
 
 @post(

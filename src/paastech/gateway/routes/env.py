@@ -29,9 +29,7 @@ async def _env(project_id: object, cipher: EnvCipher, reveal: bool) -> dict[str,
         .order_by(EnvVar.key)
         .run()
     )
-    return {
-        row["key"]: cipher.decrypt(row["value_encrypted"]) if reveal else MASK for row in rows
-    }
+    return {row["key"]: cipher.decrypt(row["value_encrypted"]) if reveal else MASK for row in rows}
 
 
 @get(
@@ -39,9 +37,7 @@ async def _env(project_id: object, cipher: EnvCipher, reveal: bool) -> dict[str,
     responses=responses(401, 404, 422),
     summary="Env vars (values masked unless reveal=true)",
 )
-async def get_env(
-    name: str, caller: Caller, cipher: EnvCipher, reveal: bool = False
-) -> EnvOut:
+async def get_env(name: str, caller: Caller, cipher: EnvCipher, reveal: bool = False) -> EnvOut:
     project = await owned_project(caller, name)
     env = await _env(project["id"], cipher, reveal)
     if reveal:
@@ -88,9 +84,11 @@ async def patch_env(
         set_keys = sorted(k for k, v in data.items() if v is not None)
         unset_keys = sorted(k for k, v in data.items() if v is None)
         if unset_keys:
-            await EnvVar.delete().where(
-                (EnvVar.project == project["id"]) & EnvVar.key.is_in(unset_keys)
-            ).run()
+            await (
+                EnvVar.delete()
+                .where((EnvVar.project == project["id"]) & EnvVar.key.is_in(unset_keys))
+                .run()
+            )
         for key in set_keys:
             value = data[key]
             assert value is not None  # noqa: S101 - set_keys holds only non-null values

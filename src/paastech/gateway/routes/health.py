@@ -21,9 +21,9 @@ async def healthz() -> HealthOut:
     "/readyz",
     security=[],
     summary="Readiness of postgres, nomad, docker, registry and fabio (503 when any fails)",
-    responses={503: ResponseSpec(
-        data_container=ReadyOut, description="At least one component is failing"
-    )},
+    responses={
+        503: ResponseSpec(data_container=ReadyOut, description="At least one component is failing")
+    },
 )
 async def readyz(settings: Settings) -> Response[ReadyOut]:
     results = await health.readiness(settings)

@@ -168,9 +168,11 @@ async def scale_project(
         await services.scheduler.scale(project["id"], data.instances)
     async with transaction():
         await owned_project(caller, name, lock=True)
-        await Project.update({Project.instances: data.instances, Project.updated_at: utcnow()}).where(
-            Project.id == project["id"]
-        ).run()
+        await (
+            Project.update({Project.instances: data.instances, Project.updated_at: utcnow()})
+            .where(Project.id == project["id"])
+            .run()
+        )
         await record(caller, "project.scale", name, {"instances": data.instances})
     return ScaleOut(name=name, instances=data.instances, applied=bool(applied))
 

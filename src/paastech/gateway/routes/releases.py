@@ -58,9 +58,7 @@ async def list_releases(name: str, caller: Caller) -> list[ReleaseOut]:
     responses=responses(400, 401, 404, 413, 422, 503),
     summary="Run vN's image and config again, as a new release",
 )
-async def rollback(
-    name: str, data: RollbackBody, caller: Caller, services: Services
-) -> ReleaseOut:
+async def rollback(name: str, data: RollbackBody, caller: Caller, services: Services) -> ReleaseOut:
     async with transaction():
         project = await owned_project(caller, name, lock=True)
         old = (
