@@ -106,6 +106,7 @@ def start_gateway(db_env: dict[str, str], state: Path, logs: Path) -> tuple[str,
         "PAASTECH_SECRETS__ENV_KEY": ENV_KEY,
     }
     log = logs / "gateway.log"
+    state.mkdir(parents=True, exist_ok=True)
     proc, stop = _spawn([sys.executable, str(HERE / "gateway_main.py")], env, log, state)
     url = f"http://127.0.0.1:{port}"
     try:

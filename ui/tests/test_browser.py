@@ -7,8 +7,11 @@ component that cannot be provided fails under ``CI`` and skips elsewhere, never 
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,11 +49,20 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     drop()
 
 
+@dataclass(frozen=True)
+class Dashboard:
+    url: str
+    state: Path
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def dashboard_url(gateway_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dashboard(gateway_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    """``python -m paastech_ui`` against the real gateway, its state and log inspectable."""
     state = tmp_path_factory.mktemp("ui-state")
-    url, stop = start_dashboard(gateway_url, state, tmp_path_factory.mktemp("ui-logs"))
-    yield url
+    logs = tmp_path_factory.mktemp("ui-logs")
+    url, stop = start_dashboard(gateway_url, state, logs)
+    yield Dashboard(url=url, state=state, log=logs / "dashboard.log")
     stop()
 
 
@@ -78,7 +90,7 @@ def browser(chromium: None, tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def test_signup_login_create_project_and_see_it_listed(
-    browser: WebDriver, dashboard_url: str, tmp_path: Path
+    browser: WebDriver, dashboard: Dashboard, tmp_path: Path
 ) -> None:
     """A new user signs up, logs out and in again, creates a project and finds it listed."""
 
@@ -98,7 +110,7 @@ def test_signup_login_create_project_and_see_it_listed(
     def text_appears(text: str) -> None:
         wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
 
-    driver.get(f"{dashboard_url}/signup")
+    driver.get(f"{dashboard.url}/signup")
     field("Email").send_keys("ada@example.com")
     field("Password").send_keys("correct horse battery")
     field("Repeat password").send_keys("correct horse battery")
@@ -126,8 +138,19 @@ def test_signup_login_create_project_and_see_it_listed(
     text_appears("git remote add paastech")
     driver.save_screenshot(str(shots / "project.png"))
 
-    driver.get(f"{dashboard_url}/")
+    driver.get(f"{dashboard.url}/")
     text_appears("hello-web")
     text_appears("created")
     driver.save_screenshot(str(shots / "projects.png"))
     assert "token" not in driver.current_url
+
+    # The session token sits in the dashboard's private per-user storage, nowhere else.
+    storage = dashboard.state / "storage"
+    assert stat.S_IMODE(storage.stat().st_mode) == 0o700
+    tokens = [
+        json.loads(path.read_text()).get("token") for path in storage.glob("storage-user-*.json")
+    ]
+    token = next(t for t in tokens if t)
+    assert token not in dashboard.log.read_text()
+    assert token not in driver.page_source
+    assert all(token not in c["value"] for c in driver.get_cookies())
