@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fakes import FakeGateway
+from nicegui import ui
 from nicegui.testing import User
 from support import eventually, field_error
 
@@ -103,13 +104,17 @@ async def test_someone_elses_project_is_not_found(
 
 
 async def test_delete_asks_first(user: User, gateway: FakeGateway, login: Login) -> None:
-    """Deleting needs a confirmation, then removes the project and returns to the list."""
+    """Deleting needs the name typed, then removes the project and returns to the list."""
     email = await login()
     gateway.add_project(email, "shop")
     await user.open("/projects/shop")
     await user.should_see(marker="delete-project")
     user.find(marker="delete-project").click()
     await user.should_see("Delete shop?")
+    delete = next(iter(user.find(marker="confirm-ok").elements))
+    assert isinstance(delete, ui.button)
+    assert not delete.enabled
+    user.find(marker="confirm-typed").type("shop")
     user.find(marker="confirm-ok").click()
     await user.should_see("No projects yet.")
     assert "shop" not in gateway.projects

@@ -70,18 +70,28 @@ def table(
 
 
 def confirm(
-    title: str, text: str, action: str, on_confirm: Callable[[], Awaitable[None]]
+    title: str,
+    text: str,
+    action: str,
+    on_confirm: Callable[[], Awaitable[None]],
+    *,
+    typed: str = "",
 ) -> Callable[[], None]:
     """A handler that asks to confirm a consequential change, then runs ``on_confirm``.
 
-    The dialog is built when asked for and deleted when closed, so a page with many rows
-    holds no hidden dialogs.
+    With ``typed``, the action stays disabled until that text is typed (as for deleting a
+    project). The dialog is built when asked for and deleted when closed, so a page with
+    many rows holds no hidden dialogs.
     """
 
     def ask() -> None:
         with ui.dialog() as dialog, ui.card().classes("min-w-96"):
             ui.label(title).classes("text-lg font-semibold")
             ui.label(text)
+            echo = None
+            if typed:
+                echo = ui.input(f"Type {typed} to confirm").classes("w-full")
+                echo.mark("confirm-typed")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat").mark("confirm-cancel")
 
@@ -89,7 +99,9 @@ def confirm(
                     dialog.close()
                     await on_confirm()
 
-                ui.button(action, on_click=go).props("color=negative").mark("confirm-ok")
+                ok = ui.button(action, on_click=go).props("color=negative").mark("confirm-ok")
+                if echo is not None:
+                    ok.bind_enabled_from(echo, "value", backward=lambda v: v == typed)
         dialog.on_value_change(lambda e: None if e.value else dialog.delete())
         dialog.open()
 

@@ -16,6 +16,9 @@ def _card() -> ui.card:
 
 def login(session: Session) -> None:
     """Email and password → a session token kept in the user's storage."""
+    if session.token is not None:
+        ui.navigate.to("/")
+        return
     with _card():
         heading("Log in", "Welcome back to PaaSTech.")
         email = ui.input("Email").props("type=email autocomplete=username").classes("w-full")

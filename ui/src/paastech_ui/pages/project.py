@@ -148,6 +148,10 @@ def _danger_card(session: Session, name: str) -> None:
                 ui.navigate.to("/")
 
         ask = confirm(
-            f"Delete {name}?", "This cannot be undone.", "Delete for good", on_confirm=delete
+            f"Delete {name}?",
+            "This cannot be undone.",
+            "Delete for good",
+            on_confirm=delete,
+            typed=name,
         )
         ui.button("Delete…", on_click=ask).props("color=negative outline").mark("delete-project")
