@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import httpx
+from conftest import API
 from fakes import PASSWORD, FakeGateway
-from nicegui.testing import User
+from nicegui.testing import User, user_simulation
 from support import eventually, field_error
+
+from paastech_ui.app import create_root
+from paastech_ui.config import UiConfig
 
 Login = Callable[..., Awaitable[str]]
 
@@ -102,3 +107,21 @@ async def test_the_token_never_reaches_the_page(
     await user.open("/tokens")
     await user.should_see(marker="token-list")
     await user.should_not_see(content=token)
+
+
+async def test_throttled_login_says_when_to_retry(gateway: FakeGateway) -> None:
+    """A 429 on login tells the user how long to wait (the gateway's Retry-After)."""
+
+    def throttled(request: httpx.Request) -> httpx.Response:
+        body = {"title": "too many requests", "status": 429, "detail": "too many failed logins"}
+        headers = {"content-type": "application/problem+json", "retry-after": "42"}
+        return httpx.Response(429, json=body, headers=headers)
+
+    config = UiConfig(api_url=API, transport=httpx.MockTransport(throttled))
+    async with user_simulation(root=create_root(config)) as user:
+        await user.open("/login")
+        user.find(marker="login-email").type("ada@example.com")
+        user.find(marker="login-password").type(PASSWORD)
+        user.find(marker="login-submit").click()
+        await user.should_see("too many failed logins (retry in 42 s)")
+        await user.should_not_see(marker="logout")

@@ -110,3 +110,13 @@ async def test_runtime_logs_when_the_backend_is_down(
     gateway.backend_up = False
     user.find(marker="logs-load").click()
     await user.should_see("Backend unavailable")
+
+
+async def test_runtime_logs_follow(user: User, gateway: FakeGateway, login: Login) -> None:
+    """Switching "Follow" on streams the logs with follow=true into the viewer."""
+    gateway.log_lines = [log_line(0, "GET / 200")]
+    await _open(user, gateway, login)
+    user.find(marker="logs-follow").click()
+    await user.should_see("GET / 200")
+    followed = [r for r in gateway.requests if r.url.path.endswith("/logs")]
+    assert followed[-1].url.params["follow"] == "true"
