@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Router, get
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 from piccolo.custom_types import Combinable
 
@@ -16,7 +17,7 @@ from paastech.gateway.schemas import AuditOut
 
 @get(responses=responses(401, 422), summary="Newest first: who, what, target, when, from where")
 async def list_audit(
-    caller: Caller,
+    caller: NamedDependency[Caller],
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Parameter(ge=1, description="Events older than this id")] = None,
 ) -> list[AuditOut]:

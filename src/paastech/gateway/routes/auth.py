@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from paastech.db.tables import ApiToken, Client
@@ -27,7 +29,7 @@ from paastech.settings import Settings
     summary="Create an account",
 )
 async def signup(
-    data: SignupBody, request: Request[Any, Any, Any], settings: Settings
+    data: JSONBody[SignupBody], request: Request[Any, Any, Any], settings: NamedDependency[Settings]
 ) -> ClientOut:
     email = data.email.strip().lower()
     ip = auth.client_ip(request, settings.gateway)
@@ -49,7 +51,11 @@ async def signup(
     security=[],
     summary="Exchange email and password for a session token",
 )
-async def login(data: Credentials, request: Request[Any, Any, Any], settings: Settings) -> LoginOut:
+async def login(
+    data: JSONBody[Credentials],
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+) -> LoginOut:
     email = data.email.strip().lower()
     ip = auth.client_ip(request, settings.gateway)
     await auth.check_throttle(email, ip, settings.gateway)
@@ -79,7 +85,7 @@ async def login(data: Credentials, request: Request[Any, Any, Any], settings: Se
     responses=responses(401),
     summary="Revoke the token used for this request",
 )
-async def logout(caller: Caller, cache: TokenCache) -> None:
+async def logout(caller: NamedDependency[Caller], cache: NamedDependency[TokenCache]) -> None:
     async with transaction():
         await (
             ApiToken.update({ApiToken.revoked_at: auth.utcnow()})
@@ -91,7 +97,7 @@ async def logout(caller: Caller, cache: TokenCache) -> None:
 
 
 @get("/me", responses=responses(401), summary="The authenticated Client")
-async def me(caller: Caller) -> MeOut:
+async def me(caller: NamedDependency[Caller]) -> MeOut:
     row = (
         await Client.select(Client.id, Client.email, Client.created_at)
         .where(Client.id == caller.client_id)

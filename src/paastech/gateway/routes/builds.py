@@ -8,6 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Response, Router, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from paastech.db.tables import Build
@@ -36,7 +38,7 @@ _COLUMNS = (
 )
 
 
-async def _build(project_id: UUID, build_id: UUID, *columns: Any) -> dict[str, Any]:
+async def _build(project_id: UUID, build_id: FromPath[UUID], *columns: Any) -> dict[str, Any]:
     row: dict[str, Any] | None = (
         await Build.select(*columns)
         .where((Build.id == build_id) & (Build.project == project_id))
@@ -49,7 +51,7 @@ async def _build(project_id: UUID, build_id: UUID, *columns: Any) -> dict[str, A
 
 
 @get("/{name:str}/builds", responses=responses(401, 404), summary="The project's builds")
-async def list_builds(name: str, caller: Caller) -> list[BuildOut]:
+async def list_builds(name: FromPath[str], caller: NamedDependency[Caller]) -> list[BuildOut]:
     project = await owned_project(caller, name)
     rows = (
         await Build.select(*_COLUMNS)
@@ -61,13 +63,15 @@ async def list_builds(name: str, caller: Caller) -> list[BuildOut]:
 
 
 @get("/{name:str}/builds/{build_id:uuid}", responses=responses(401, 404), summary="One build")
-async def show_build(name: str, build_id: UUID, caller: Caller) -> BuildOut:
+async def show_build(
+    name: FromPath[str], build_id: FromPath[UUID], caller: NamedDependency[Caller]
+) -> BuildOut:
     project = await owned_project(caller, name)
     return BuildOut(**await _build(project["id"], build_id, *_COLUMNS))
 
 
 async def _follow(
-    project_id: UUID, build_id: UUID, sent: int, deadline: float
+    project_id: UUID, build_id: FromPath[UUID], sent: int, deadline: float
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
@@ -91,7 +95,11 @@ async def _follow(
     summary="The build's kept log; follow=true streams until the build finishes",
 )
 async def build_log(
-    name: str, build_id: UUID, caller: Caller, settings: Settings, follow: bool = False
+    name: FromPath[str],
+    build_id: FromPath[UUID],
+    caller: NamedDependency[Caller],
+    settings: NamedDependency[Settings],
+    follow: FromQuery[bool] = False,
 ) -> Response[bytes] | Stream:
     project = await owned_project(caller, name)
     row = await _build(project["id"], build_id, Build.log, Build.status)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Router, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from paastech.db.tables import Domain
@@ -20,7 +22,7 @@ _TAKEN = "this hostname is already in use"
 
 
 @get("/{name:str}/domains", responses=responses(401, 404), summary="The project's hostnames")
-async def list_domains(name: str, caller: Caller) -> list[DomainOut]:
+async def list_domains(name: FromPath[str], caller: NamedDependency[Caller]) -> list[DomainOut]:
     project = await owned_project(caller, name)
     rows = (
         await Domain.select(Domain.hostname, Domain.created_at)
@@ -40,7 +42,10 @@ async def list_domains(name: str, caller: Caller) -> list[DomainOut]:
     summary="Add a custom hostname",
 )
 async def add_domain(
-    name: str, data: DomainCreate, caller: Caller, settings: Settings
+    name: FromPath[str],
+    data: JSONBody[DomainCreate],
+    caller: NamedDependency[Caller],
+    settings: NamedDependency[Settings],
 ) -> DomainOut:
     hostname = check_hostname(data.hostname, settings.apps.domain)
     project = await owned_project(caller, name)
@@ -60,7 +65,9 @@ async def add_domain(
     responses=responses(401, 404),
     summary="Remove a custom hostname",
 )
-async def remove_domain(name: str, hostname: str, caller: Caller) -> None:
+async def remove_domain(
+    name: FromPath[str], hostname: FromPath[str], caller: NamedDependency[Caller]
+) -> None:
     project = await owned_project(caller, name)
     async with transaction():
         gone = (

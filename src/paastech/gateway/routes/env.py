@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Router, get, patch
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from paastech.crypto import EnvCipher
 from paastech.db.tables import EnvVar, Project
@@ -22,7 +24,9 @@ MAX_VALUE_BYTES = 32 * 1024
 MAX_VARS = 500
 
 
-async def _env(project_id: object, cipher: EnvCipher, reveal: bool) -> dict[str, str]:
+async def _env(
+    project_id: object, cipher: NamedDependency[EnvCipher], reveal: bool
+) -> dict[str, str]:
     rows = (
         await EnvVar.select(EnvVar.key, EnvVar.value_encrypted)
         .where(EnvVar.project == project_id)
@@ -37,7 +41,12 @@ async def _env(project_id: object, cipher: EnvCipher, reveal: bool) -> dict[str,
     responses=responses(401, 404, 422),
     summary="Env vars (values masked unless reveal=true)",
 )
-async def get_env(name: str, caller: Caller, cipher: EnvCipher, reveal: bool = False) -> EnvOut:
+async def get_env(
+    name: FromPath[str],
+    caller: NamedDependency[Caller],
+    cipher: NamedDependency[EnvCipher],
+    reveal: FromQuery[bool] = False,
+) -> EnvOut:
     project = await owned_project(caller, name)
     env = await _env(project["id"], cipher, reveal)
     if reveal:
@@ -70,11 +79,11 @@ def _check(data: dict[str, str | None]) -> None:
     ),
 )
 async def patch_env(
-    name: str,
-    data: dict[str, str | None],
-    caller: Caller,
-    cipher: EnvCipher,
-    services: Services,
+    name: FromPath[str],
+    data: JSONBody[dict[str, str | None]],
+    caller: NamedDependency[Caller],
+    cipher: NamedDependency[EnvCipher],
+    services: NamedDependency[Services],
 ) -> EnvOut:
     _check(data)
     version: int | None = None

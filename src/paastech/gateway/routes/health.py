@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, Router, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from paastech import health
@@ -25,7 +26,7 @@ async def healthz() -> HealthOut:
         503: ResponseSpec(data_container=ReadyOut, description="At least one component is failing")
     },
 )
-async def readyz(settings: Settings) -> Response[ReadyOut]:
+async def readyz(settings: NamedDependency[Settings]) -> Response[ReadyOut]:
     results = await health.readiness(settings)
     body = ReadyOut(
         status="ok" if all(s.ok for s in results.values()) else "failing",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Router, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from paastech.db.tables import SshKey
@@ -22,7 +24,7 @@ _COLUMNS = (SshKey.id, SshKey.name, SshKey.fingerprint, SshKey.key_type, SshKey.
 
 
 @get(responses=responses(401), summary="The caller's SSH keys")
-async def list_keys(caller: Caller) -> list[KeyOut]:
+async def list_keys(caller: NamedDependency[Caller]) -> list[KeyOut]:
     rows = (
         await SshKey.select(*_COLUMNS)
         .where(SshKey.client == caller.client_id)
@@ -37,7 +39,7 @@ async def list_keys(caller: Caller) -> list[KeyOut]:
     responses=responses(400, 401, 409, 413, 422),
     summary="Add an SSH public key (ed25519, ecdsa, rsa >= 2048)",
 )
-async def add_key(data: KeyCreate, caller: Caller) -> KeyOut:
+async def add_key(data: JSONBody[KeyCreate], caller: NamedDependency[Caller]) -> KeyOut:
     parsed = parse_public_key(data.public_key)
     if await SshKey.exists().where(SshKey.fingerprint == parsed.fingerprint).run():
         raise Conflict(_DUPLICATE)
@@ -68,7 +70,7 @@ async def add_key(data: KeyCreate, caller: Caller) -> KeyOut:
     responses=responses(401, 404),
     summary="Remove an SSH key",
 )
-async def remove_key(key_id: UUID, caller: Caller) -> None:
+async def remove_key(key_id: FromPath[UUID], caller: NamedDependency[Caller]) -> None:
     async with transaction():
         gone = (
             await SshKey.delete()

@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 from litestar import Router, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from paastech.db.tables import Project, Release
@@ -25,7 +27,9 @@ _TAKEN = "a project with this name exists"
 
 
 @get(responses=responses(401), summary="The caller's projects")
-async def list_projects(caller: Caller, settings: Settings) -> list[ProjectOut]:
+async def list_projects(
+    caller: NamedDependency[Caller], settings: NamedDependency[Settings]
+) -> list[ProjectOut]:
     rows = await Project.raw(
         f"SELECT {PROJECT_COLUMNS} FROM projects WHERE client = {{}} ORDER BY name",  # noqa: S608 - constant columns
         caller.client_id,
@@ -39,7 +43,10 @@ async def list_projects(caller: Caller, settings: Settings) -> list[ProjectOut]:
     summary="Create a project and its git repository",
 )
 async def create_project(
-    data: ProjectCreate, caller: Caller, settings: Settings, services: Services
+    data: JSONBody[ProjectCreate],
+    caller: NamedDependency[Caller],
+    settings: NamedDependency[Settings],
+    services: NamedDependency[Services],
 ) -> ProjectOut:
     name = check_project_name(data.name)
     apps = settings.apps
@@ -72,11 +79,13 @@ async def create_project(
 
 
 @get("/{name:str}", responses=responses(401, 404), summary="One project")
-async def show_project(name: str, caller: Caller, settings: Settings) -> ProjectOut:
+async def show_project(
+    name: FromPath[str], caller: NamedDependency[Caller], settings: NamedDependency[Settings]
+) -> ProjectOut:
     return project_out(settings, await owned_project(caller, name))
 
 
-def _check_limits(data: ProjectPatch, apps: AppsSettings) -> dict[str, Any]:
+def _check_limits(data: JSONBody[ProjectPatch], apps: AppsSettings) -> dict[str, Any]:
     errors: dict[str, str] = {}
     changes: dict[str, Any] = {}
     if data.instances is not None:
@@ -108,7 +117,11 @@ def _check_limits(data: ProjectPatch, apps: AppsSettings) -> dict[str, Any]:
     summary="Change instances, resources or idling; redeploys when there is a release",
 )
 async def update_project(
-    name: str, data: ProjectPatch, caller: Caller, settings: Settings, services: Services
+    name: FromPath[str],
+    data: JSONBody[ProjectPatch],
+    caller: NamedDependency[Caller],
+    settings: NamedDependency[Settings],
+    services: NamedDependency[Services],
 ) -> ProjectOut:
     changes = _check_limits(data, settings.apps)
     version: int | None = None
@@ -136,7 +149,9 @@ async def update_project(
     responses=responses(401, 404, 503),
     summary="Stop the app and remove its job, routes, repository, images and data",
 )
-async def delete_project(name: str, caller: Caller, services: Services) -> None:
+async def delete_project(
+    name: FromPath[str], caller: NamedDependency[Caller], services: NamedDependency[Services]
+) -> None:
     project = await owned_project(caller, name)
     if await Release.exists().where(Release.project == project["id"]).run():
         # First, and alone: when the scheduler is unavailable nothing is deleted.
@@ -155,7 +170,11 @@ async def delete_project(name: str, caller: Caller, services: Services) -> None:
     summary="Set the number of instances",
 )
 async def scale_project(
-    name: str, data: ScaleBody, caller: Caller, settings: Settings, services: Services
+    name: FromPath[str],
+    data: JSONBody[ScaleBody],
+    caller: NamedDependency[Caller],
+    settings: NamedDependency[Settings],
+    services: NamedDependency[Services],
 ) -> ScaleOut:
     if data.instances > settings.apps.max_instances:
         raise InvalidInput(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from paastech.db.tables import Release
@@ -41,7 +43,7 @@ async def _release(project_id: object, version: int) -> ReleaseOut:
 
 
 @get("/{name:str}/releases", responses=responses(401, 404), summary="The project's releases")
-async def list_releases(name: str, caller: Caller) -> list[ReleaseOut]:
+async def list_releases(name: FromPath[str], caller: NamedDependency[Caller]) -> list[ReleaseOut]:
     project = await owned_project(caller, name)
     rows = (
         await Release.select(*_COLUMNS)
@@ -58,7 +60,12 @@ async def list_releases(name: str, caller: Caller) -> list[ReleaseOut]:
     responses=responses(400, 401, 404, 413, 422, 503),
     summary="Run vN's image and config again, as a new release",
 )
-async def rollback(name: str, data: RollbackBody, caller: Caller, services: Services) -> ReleaseOut:
+async def rollback(
+    name: FromPath[str],
+    data: JSONBody[RollbackBody],
+    caller: NamedDependency[Caller],
+    services: NamedDependency[Services],
+) -> ReleaseOut:
     async with transaction():
         project = await owned_project(caller, name, lock=True)
         old = (

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
 from paastech.gateway.access import owned_project
@@ -29,7 +30,9 @@ class _LogOut(msgspec.Struct):
     responses=responses(401, 404, 503),
     summary="Running allocations of the project",
 )
-async def list_instances(name: str, caller: Caller, services: Services) -> list[InstanceOut]:
+async def list_instances(
+    name: FromPath[str], caller: NamedDependency[Caller], services: NamedDependency[Services]
+) -> list[InstanceOut]:
     project = await owned_project(caller, name)
     found = await services.scheduler.instances(project["id"])
     return [
@@ -47,11 +50,11 @@ async def list_instances(name: str, caller: Caller, services: Services) -> list[
     summary="Runtime logs of all instances merged, one JSON object per line",
 )
 async def runtime_logs(
-    name: str,
-    caller: Caller,
-    services: Services,
+    name: FromPath[str],
+    caller: NamedDependency[Caller],
+    services: NamedDependency[Services],
     lines: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
-    follow: bool = False,
+    follow: FromQuery[bool] = False,
 ) -> Stream:
     project = await owned_project(caller, name)
     source = services.scheduler.logs(project["id"], lines, follow)

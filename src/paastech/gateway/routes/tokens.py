@@ -6,6 +6,8 @@ import datetime as dt
 from uuid import UUID
 
 from litestar import Router, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from paastech.db.tables import ApiToken
@@ -19,7 +21,7 @@ from paastech.gateway.tx import transaction
 
 
 @get(responses=responses(401), summary="The caller's live tokens (sessions and API tokens)")
-async def list_tokens(caller: Caller) -> list[TokenOut]:
+async def list_tokens(caller: NamedDependency[Caller]) -> list[TokenOut]:
     rows = (
         await ApiToken.select(
             ApiToken.id,
@@ -41,7 +43,9 @@ async def list_tokens(caller: Caller) -> list[TokenOut]:
     responses=responses(400, 401, 413, 422),
     summary="Create an API token (the token is in this answer only)",
 )
-async def create_token(data: TokenCreate, caller: Caller) -> TokenCreated:
+async def create_token(
+    data: JSONBody[TokenCreate], caller: NamedDependency[Caller]
+) -> TokenCreated:
     expires_at = (
         auth.utcnow() + dt.timedelta(days=data.expires_in_days)
         if data.expires_in_days is not None
@@ -59,7 +63,9 @@ async def create_token(data: TokenCreate, caller: Caller) -> TokenCreated:
     responses=responses(401, 404),
     summary="Revoke a token",
 )
-async def revoke_token(token_id: UUID, caller: Caller, cache: TokenCache) -> None:
+async def revoke_token(
+    token_id: FromPath[UUID], caller: NamedDependency[Caller], cache: NamedDependency[TokenCache]
+) -> None:
     async with transaction():
         revoked = (
             await ApiToken.update({ApiToken.revoked_at: auth.utcnow()})
