@@ -131,3 +131,18 @@ async def test_backend_down_shows_the_banner(
     await user.should_see(marker="save-settings")
     await user.should_see("Backend unavailable: backend unavailable")
     await user.should_see("Instance status is unavailable right now.")
+
+
+async def test_banner_follows_the_page(user: User, gateway: FakeGateway, login: Login) -> None:
+    """The backend banner is cleared on moving to another page and shown again on a new 503."""
+    email = await login()
+    gateway.add_project(email, "shop")
+    gateway.backend_up = False
+    user.navigate.to("/projects/shop")
+    await user.should_see("Backend unavailable: backend unavailable")
+    user.navigate.to("/keys")
+    await user.should_see(marker="key-add")
+    await user.should_not_see("Backend unavailable: backend unavailable")
+    user.navigate.to("/projects/shop")
+    await user.should_see(marker="save-settings")
+    await user.should_see("Backend unavailable: backend unavailable")

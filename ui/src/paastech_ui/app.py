@@ -49,6 +49,8 @@ def create_root(config: UiConfig) -> Callable[[], None]:
             with header:
                 nav()
             session.on_auth_change = nav.refresh
+            # A new page asks the backend afresh: an old outage notice would mislead.
+            ui.context.client.sub_pages_router.on_path_changed(lambda _path: banner.hide())
             ui.sub_pages(ROUTES, data={"session": session}).classes("w-full")
 
     return root
