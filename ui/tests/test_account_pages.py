@@ -22,6 +22,7 @@ async def test_keys_add_list_remove(user: User, gateway: FakeGateway, login: Log
     """A key is added (name and public key), listed with its fingerprint, then removed."""
     await login()
     await user.open("/keys")
+    await user.should_see(marker="key-add")
     user.find(marker="key-name").type("laptop")
     user.find(marker="key-public").type(PUBLIC_KEY)
     user.find(marker="key-add").click()
@@ -38,6 +39,7 @@ async def test_a_bad_key_is_marked(user: User, gateway: FakeGateway, login: Logi
     """A public key the gateway refuses (422) is explained on the key field."""
     await login()
     await user.open("/keys")
+    await user.should_see(marker="key-add")
     user.find(marker="key-name").type("bad")
     user.find(marker="key-public").type("ssh-dss AAAA")
     user.find(marker="key-add").click()
@@ -49,6 +51,7 @@ async def test_new_token_is_shown_once(user: User, gateway: FakeGateway, login: 
     """Creating a token shows its secret in a dialog once; it is listed and can be revoked."""
     await login()
     await user.open("/tokens")
+    await user.should_see(marker="token-create")
     user.find(marker="token-name").type("ci")
     user.find(marker="token-create").click()
     await user.should_see(marker="new-token")
@@ -57,6 +60,7 @@ async def test_new_token_is_shown_once(user: User, gateway: FakeGateway, login: 
     user.find(marker="token-done").click()
     await user.should_see(marker="token-revoke-ci")
     await user.open("/tokens")
+    await user.should_see(marker="token-revoke-ci")
     await user.should_not_see(secret)
     user.find(marker="token-revoke-ci").click()
     user.find(marker="confirm-ok").click()

@@ -15,7 +15,7 @@ async def _open(user: User, gateway: FakeGateway, login: Login, name: str = "sho
     project = gateway.add_project(email, name)
     gateway.release(project)
     await user.open(f"/projects/{name}")
-    await user.should_see(marker="project-title")
+    await user.should_see(marker="logs-load")  # the last tab: the whole page is built
 
 
 async def test_env_is_masked_until_revealed(user: User, gateway: FakeGateway, login: Login) -> None:
@@ -23,6 +23,7 @@ async def test_env_is_masked_until_revealed(user: User, gateway: FakeGateway, lo
     await _open(user, gateway, login)
     gateway.projects["shop"].env["DATABASE_URL"] = "postgres://secret"
     await user.open("/projects/shop")
+    await user.should_see(marker="logs-load")
     await user.should_see(marker="env-key-DATABASE_URL")
     await user.should_see("****")
     await user.should_not_see("postgres://secret")
@@ -69,6 +70,7 @@ async def test_rollback_needs_confirmation(user: User, gateway: FakeGateway, log
     await _open(user, gateway, login)
     gateway.release(gateway.projects["shop"], "Deploy def5678")
     await user.open("/projects/shop")
+    await user.should_see(marker="logs-load")
     await user.should_see(marker="rollback-v1")
     user.find(marker="rollback-v1").click()
     await user.should_see("Roll back to v1?")

@@ -114,7 +114,7 @@ async def test_env_masked_then_revealed(dashboard: Dashboard) -> None:
         await user.open("/new")
         user.find(marker="project-name").type(name)
         user.find(marker="create-project").click()
-        await user.should_see(marker="project-title", retries=50)
+        await user.should_see(marker="logs-load", retries=50)
         user.find(marker="env-new-key").type("GREETING")
         user.find(marker="env-new-value").type("hello-secret")
         user.find(marker="env-set").click()
@@ -129,6 +129,7 @@ async def test_keys_tokens_and_audit(dashboard: Dashboard) -> None:
     async with dashboard() as user:
         await signup(user)
         await user.open("/keys")
+        await user.should_see(marker="key-add", retries=50)
         user.find(marker="key-name").type("laptop")
         user.find(marker="key-public").type(
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFvQyXqlY0rS4mrhHcfv3m5yXf3Y8eE3pNn8mK0Zd1Jf t@h"
@@ -136,12 +137,14 @@ async def test_keys_tokens_and_audit(dashboard: Dashboard) -> None:
         user.find(marker="key-add").click()
         await user.should_see(marker="key-list", retries=50)
         await user.open("/tokens")
+        await user.should_see(marker="token-create", retries=50)
         user.find(marker="token-name").type("ci")
         user.find(marker="token-create").click()
         await user.should_see(marker="new-token", retries=50)
         user.find(marker="token-done").click()
         await user.should_see(marker="token-revoke-ci", retries=50)
         await user.open("/audit")
+        await user.should_see(marker="audit", retries=50)
         table = next(iter(user.find(marker="audit").elements))
         await eventually(lambda: len(getattr(table, "rows", [])) >= 3)
         actions = {row["action"] for row in getattr(table, "rows", [])}
