@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nicegui import app, ui
+from nicegui.elements.mixins.validation_element import ValidationElement
 from paastech_cli.api import GatewayClient
 from paastech_cli.errors import ApiError, BackendUnavailable, InvalidInput, Unauthenticated
 
 from paastech_ui.config import UiConfig
 
 T = TypeVar("T")
+Field = ValidationElement[Any]
+"""An input that can show an error message under itself (``ui.input``, ``ui.number`` …)."""
 
 TOKEN_KEY = "token"  # noqa: S105 - the storage key's name, not a secret
 EMAIL_KEY = "email"
@@ -101,7 +104,7 @@ class Session:
         op: Callable[[GatewayClient], Awaitable[T]],
         *,
         anonymous: bool = False,
-        inputs: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Field] | None = None,
     ) -> T | None:
         """Run ``op`` against the gateway; None when it failed (the user has been told).
 
@@ -118,8 +121,8 @@ class Session:
         except ApiError as exc:
             self.report(exc, inputs=inputs, anonymous=anonymous)
             return None
-        # The banner stays until dismissed: most routes never reach the backend, so their
-        # success says nothing about whether it is back.
+        # A success does not hide the banner: most routes never reach the backend, so their
+        # success says nothing about whether it is back (moving to another page clears it).
         return result
 
     async def act(
@@ -128,7 +131,7 @@ class Session:
         *,
         success: str = "",
         anonymous: bool = False,
-        inputs: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Field] | None = None,
     ) -> bool:
         """Run a change against the gateway; True when it was done (``success`` is shown)."""
 
@@ -145,7 +148,7 @@ class Session:
         self,
         exc: ApiError,
         *,
-        inputs: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Field] | None = None,
         anonymous: bool = False,
     ) -> None:
         """Show an API error where the user will see it (the one mapping of the dashboard)."""

@@ -84,7 +84,7 @@ def create(session: Session) -> None:
             wanted = name.value.strip()
             made = await session.fetch(
                 lambda gw: gw.create_project(wanted, chosen),
-                inputs={"name": name, "kind": kind},
+                inputs={"name": name},
             )
             if made is None:
                 return
