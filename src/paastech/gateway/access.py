@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from paastech.db.tables import Project
@@ -41,22 +42,45 @@ async def owned_project(caller: Caller, name: str, *, lock: bool = False) -> dic
 
 def app_url(settings: Settings, name: str) -> str:
     """``http://<name>.<apps domain>[:port]`` — the port is omitted when it is 80."""
-    port = settings.fabio.proxy_addr.rpartition(":")[2]
-    suffix = "" if port in {"", "80"} else f":{port}"
-    return f"http://{name}.{settings.apps.domain}{suffix}"
+    return _url_formats(settings)[1].format(name)
 
 
 def git_url(settings: Settings, name: str) -> str:
-    return f"ssh://git@{settings.forge.public_host}:{settings.forge.port}/{name}.git"
+    return _url_formats(settings)[0].format(name)
 
 
-def project_out(settings: Settings, row: dict[str, Any]) -> ProjectOut:
+_FORMATS: dict[int, tuple[Settings, tuple[str, str]]] = {}
+
+
+def _url_formats(settings: Settings) -> tuple[str, str]:
+    """(git URL format, app URL format) for these settings, computed once per settings."""
+    cached = _FORMATS.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    port = settings.fabio.proxy_addr.rpartition(":")[2]
+    suffix = "" if port in {"", "80"} else f":{port}"
+    formats = (
+        f"ssh://git@{settings.forge.public_host}:{settings.forge.port}/{{}}.git",
+        f"http://{{}}.{settings.apps.domain}{suffix}",
+    )
+    _FORMATS[id(settings)] = (settings, formats)
+    return formats
+
+
+def sql_url_formats(settings: Settings) -> tuple[str, str]:
+    """(git URL, app URL) as PostgreSQL ``format()`` patterns (``%s`` for the name)."""
+    git, app = _url_formats(settings)
+    return git.replace("%", "%%").replace("{}", "%s"), app.replace("%", "%%").replace("{}", "%s")
+
+
+def project_out(settings: Settings, row: Mapping[str, Any]) -> ProjectOut:
     name = row["name"]
+    git_format, url_format = _url_formats(settings)
     return ProjectOut(
         name=name,
         kind=row["kind"],
-        git_url=git_url(settings, name),
-        url=app_url(settings, name),
+        git_url=git_format.format(name),
+        url=url_format.format(name),
         status=row["status"],
         current_release=row["current_release"],
         instances=row["instances"],

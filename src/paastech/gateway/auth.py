@@ -18,6 +18,7 @@ import ipaddress
 import math
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -93,6 +94,8 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any], settings: GatewayS
 
 
 def _trusted(peer: str, proxies: list[str]) -> bool:
+    if not proxies:
+        return False
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
@@ -121,6 +124,33 @@ class TokenCache:
     def __init__(self, ttl: float = TOKEN_CACHE_SECONDS) -> None:
         self.ttl = ttl
         self._entries: dict[str, _Cached] = {}
+        self._loading: dict[str, asyncio.Future[_Cached | None]] = {}
+
+    async def load(
+        self, digest: str, lookup: Callable[[str], Awaitable[_Cached | None]]
+    ) -> _Cached | None:
+        """Look ``digest`` up once however many requests miss it at the same moment.
+
+        Without this, every concurrent request of a busy client misses together when the
+        entry expires, and their ``last_used_at`` updates queue on the same row lock.
+        """
+        pending = self._loading.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[_Cached | None] = asyncio.get_running_loop().create_future()
+        self._loading[digest] = future
+        try:
+            entry = await lookup(digest)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        finally:
+            del self._loading[digest]
+        future.set_result(entry)
+        if entry is not None:
+            self.put(digest, entry)
+        return entry
 
     def get(self, digest: str) -> _Cached | None:
         entry = self._entries.get(digest)
@@ -160,10 +190,9 @@ async def authenticate(
     digest = token_hash(bearer(connection))
     entry = cache.get(digest)
     if entry is None:
-        entry = await _lookup(digest)
+        entry = await cache.load(digest, _lookup)
         if entry is None:
             raise Unauthenticated("invalid or revoked token")
-        cache.put(digest, entry)
     if entry.expires_at is not None and entry.expires_at <= utcnow():
         raise Unauthenticated("token expired")
     return Caller(entry.client_id, entry.email, entry.token_id, client_ip(connection, settings))

@@ -42,6 +42,17 @@ async def test_create_list_show_project(
     assert (await api.get(f"{V1}/projects/nope", headers=alice)).status_code == 404
 
 
+async def test_project_list_matches_show(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    """The list (rendered by the fast path) gives exactly the objects the single GET gives."""
+    for name in ("zeta", "alpha", "mid-app"):
+        await create(api, alice, name)
+    listed = (await api.get(f"{V1}/projects", headers=alice)).json()
+    assert [p["name"] for p in listed] == ["alpha", "mid-app", "zeta"]
+    for item in listed:
+        one = (await api.get(f"{V1}/projects/{item['name']}", headers=alice)).json()
+        assert item == one
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [
