@@ -352,3 +352,56 @@ async def test_audit_trail(
     assert all(e["actor"] == "alice@example.com" for e in events)
     assert events[0]["ip"]
     assert len((await api.get(f"{V1}/audit", params={"limit": 1}, headers=alice)).json()) == 1
+
+
+async def test_patch_with_release_and_no_scheduler(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+) -> None:
+    """New settings for a deployed project are kept, as a failed release, and answered 503."""
+    await create(api, alice)
+    await seed_release(settings, "web")
+    r = await api.patch(f"{V1}/projects/web", json={"memory": 512}, headers=alice)
+    assert r.status_code == 503
+    assert "saved as release v2" in r.json()["detail"]
+    assert (await api.get(f"{V1}/projects/web", headers=alice)).json()["memory"] == 512
+    releases = (await api.get(f"{V1}/projects/web/releases", headers=alice)).json()
+    assert releases[0]["status"] == "failed"
+
+
+@pytest.mark.parametrize("scheduler", [RecordingScheduler()])
+async def test_delete_deployed_project_with_scheduler(
+    api: httpx.AsyncClient,
+    alice: dict[str, str],
+    settings: Settings,
+    scheduler: Scheduler,
+    repos: FakeRepoStore,
+) -> None:
+    """A deployed project is destroyed by the scheduler, then its rows and repo go."""
+    await create(api, alice)
+    await seed_release(settings, "web")
+    pid = await project_id(settings, "web")
+    assert (await api.delete(f"{V1}/projects/web", headers=alice)).status_code == 204
+    assert isinstance(scheduler, RecordingScheduler)
+    assert ("destroy", pid, None) in scheduler.calls
+    assert await sql(settings, "SELECT 1 FROM releases") == []
+    assert pid not in repos.existing
+
+
+async def test_secrets_stay_out_of_logs(
+    api: httpx.AsyncClient,
+    alice: dict[str, str],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Passwords, tokens and env values never reach a log line, even on failures."""
+    caplog.set_level("DEBUG")
+    await create(api, alice)
+    await seed_release(settings, "web")
+    await api.post(
+        f"{V1}/auth/login", json={"email": "alice@example.com", "password": "pw-leak-1234"}
+    )
+    await api.patch(f"{V1}/projects/web/env", json={"TOKEN": "env-leak-5678"}, headers=alice)
+    await api.post(f"{V1}/auth/signup", json={"email": "x@example.com", "password": "short"})
+    token = alice["Authorization"].split()[1]
+    for secret in ("pw-leak-1234", "env-leak-5678", token):
+        assert secret not in caplog.text

@@ -25,7 +25,7 @@ from paastech.settings import Settings
     "/auth/signup",
     status_code=HTTP_201_CREATED,
     responses=responses(400, 409, 413, 422),
-    security=[],
+    security=[{}],  # anonymous: no token needed
     summary="Create an account",
 )
 async def signup(
@@ -48,7 +48,7 @@ async def signup(
     "/auth/login",
     status_code=HTTP_200_OK,
     responses=responses(400, 401, 413, 422, 429),
-    security=[],
+    security=[{}],  # anonymous: no token needed
     summary="Exchange email and password for a session token",
 )
 async def login(

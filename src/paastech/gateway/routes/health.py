@@ -13,14 +13,14 @@ from paastech.settings import Settings
 _OK = HealthOut(status="ok")
 
 
-@get("/healthz", security=[], summary="Liveness")
+@get("/healthz", security=[{}], summary="Liveness")  # [{}]: anonymous, no token
 async def healthz() -> HealthOut:
     return _OK
 
 
 @get(
     "/readyz",
-    security=[],
+    security=[{}],  # anonymous: no token needed
     summary="Readiness of postgres, nomad, docker, registry and fabio (503 when any fails)",
     responses={
         503: ResponseSpec(data_container=ReadyOut, description="At least one component is failing")
