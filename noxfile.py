@@ -32,8 +32,10 @@ def _install(session: nox.Session, extras: str, *, strict: bool = True) -> None:
     for dist in ("cli", "ui"):
         if not (ROOT / dist / "pyproject.toml").exists():
             continue
+        # Their own test extras (selenium for the dashboard) when the suites will run.
+        spec = f"./{dist}[test]" if extras == "test" else f"./{dist}"
         try:
-            session.install("-e", f"./{dist}")
+            session.install("-e", spec)
         except CommandFailed:
             if strict:
                 raise
@@ -63,7 +65,8 @@ def dev(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, integration, end-to-end and browser tests against real components.
+    """Unit, integration, end-to-end and browser tests against real components, then the
+    CLI's and the dashboard's own suites.
 
     Exit code 5 (no tests collected) is a failure here: the suite must never pass empty.
     """
@@ -71,8 +74,12 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "paastech.infra", "provision")
     # `nox -s tests -- tests/unit -k settings` runs a subset (and then skips cli/tests).
     session.run("python", "-m", "pytest", *(session.posargs or ["tests"]))
-    if not session.posargs and _has_tests(ROOT / "cli" / "tests"):
-        session.run("python", "-m", "pytest", "cli/tests", "--rootdir", "cli")
+    if session.posargs:
+        return
+    # The CLI and the dashboard are their own distributions with their own test suites.
+    for dist in ("cli", "ui"):
+        if _has_tests(ROOT / dist / "tests"):
+            session.run("python", "-m", "pytest", f"{dist}/tests", "--rootdir", dist)
 
 
 @nox.session
