@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -142,6 +143,14 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes
     return problem(status, title, detail, instance=path, headers=headers)
 
 
+def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # The pool lost PostgreSQL mid-request: a backend outage (503), not a server bug (500).
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        503, "database unavailable", "the database cannot be reached", instance=request.url.path
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     # The one catch-all edge: log with traceback (no request body is ever logged), answer
     # a generic 500 that carries no internals.
@@ -152,6 +161,11 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[byt
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     errors.PaasTechError: _domain,
     HTTPException: _http,
+    asyncpg.PostgresConnectionError: _database_down,
+    asyncpg.InterfaceError: _database_down,
+    asyncpg.exceptions.OperatorInterventionError: _database_down,  # server shutdown / kill
+    asyncpg.exceptions.InternalClientError: _database_down,  # a connection killed mid-use
+    ConnectionError: _database_down,
     Exception: _unexpected,
 }
 

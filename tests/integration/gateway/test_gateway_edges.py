@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import msgspec
 import pytest
+from dbrows import sql
 from fakes import FakeRepoStore
 from gateway_harness import PASSWORD, PROBLEM, gateway, signup_login
 
@@ -207,3 +208,18 @@ async def test_every_api_route_needs_a_token(api: httpx.AsyncClient) -> None:
             assert r.status_code == 401, (method, path, r.status_code)
             checked += 1
     assert checked >= 25
+
+
+async def test_lost_database_connections_are_503_then_recover(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+) -> None:
+    """Killed PostgreSQL connections answer 503 (never 500) and the pool recovers."""
+    assert (await api.get(f"{V1}/projects", headers=alice)).status_code == 200
+    await sql(
+        settings,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    seen = [(await api.get(f"{V1}/projects", headers=alice)).status_code for _ in range(15)]
+    assert set(seen) <= {200, 503}, seen
+    assert seen[-1] == 200
