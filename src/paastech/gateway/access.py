@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from paastech.db.tables import Project
 from paastech.errors import NotFound
 from paastech.gateway.auth import Caller
 from paastech.gateway.schemas import ProjectOut
+from paastech.gateway.tx import fetch
 from paastech.settings import Settings
 
 PROJECT_COLUMNS = (
     "id, name, kind, status, current_release, instances, cpu, memory, idle_timeout,"
     " scale_to_zero, created_at, updated_at"
 )
+
+_OWNED = f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1 AND client = $2"  # noqa: S608 - constant
+_OWNED_LOCKED = _OWNED + " FOR UPDATE"
 
 
 async def owned_project(caller: Caller, name: str, *, lock: bool = False) -> dict[str, Any]:
@@ -28,15 +31,10 @@ async def owned_project(caller: Caller, name: str, *, lock: bool = False) -> dic
     Raises:
         NotFound: No such project, or another Client's (the answer is the same).
     """
-    suffix = " FOR UPDATE" if lock else ""
-    rows = await Project.raw(
-        f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = {{}} AND client = {{}}{suffix}",  # noqa: S608 - constant columns, values bound
-        name,
-        caller.client_id,
-    ).run()
+    rows = await fetch(_OWNED_LOCKED if lock else _OWNED, name, caller.client_id)
     if not rows:
         raise NotFound(f"no project named {name!r}")
-    row: dict[str, Any] = rows[0]
+    row: dict[str, Any] = dict(rows[0])
     return row
 
 

@@ -29,6 +29,7 @@ from paastech.db import make_engine, map_db_errors
 from paastech.errors import BackendUnavailable
 from paastech.gateway.auth import Caller, TokenCache, authenticate
 from paastech.gateway.errors import EXCEPTION_HANDLERS
+from paastech.gateway.hotreads import hot_reads
 from paastech.gateway.routes import (
     audit,
     auth,
@@ -145,7 +146,8 @@ class GatewayCore(InitPluginProtocol):
                 min_size=db.pool_min, max_size=db.pool_max, reset=_rollback_if_open
             )
         try:
-            yield
+            async with hot_reads(db):
+                yield
         finally:
             await engine.close_connection_pool()
 

@@ -9,6 +9,7 @@ import httpx
 
 from paastech.db import connected
 from paastech.gateway.app import create_app
+from paastech.gateway.hotreads import hot_reads
 from paastech.services import Services
 from paastech.settings import Settings
 
@@ -20,14 +21,15 @@ PROBLEM = "application/problem+json"
 async def gateway(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
     """A client talking ASGI to a fresh app in this event loop.
 
-    httpx's ASGITransport sends no lifespan events, so the harness opens the DB pool the
-    way the app's lifespan does (``paastech.db.connected``); anyio's cancel scopes in
+    httpx's ASGITransport sends no lifespan events, so the harness opens the DB pool and the
+    hot-read lease the way the app's lifespan does; anyio's cancel scopes in
     ``app.lifespan()`` cannot span pytest-asyncio's separate setup and teardown tasks.
     """
     app = create_app(settings, services)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with (
         connected(settings.db),
+        hot_reads(settings.db),
         httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
     ):
         yield client
