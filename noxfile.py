@@ -84,18 +84,16 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (check + format) on the code and mypy --strict on src/."""
+    """ruff (check + format) on everything, mypy --strict on the server, CLI and dashboard."""
     _install(session, "lint")
-    paths = [
-        "src",
-        "noxfile.py",
-        "tests/unit/infra",
-        "tests/integration/infra",
-        "tests/unit/test_settings.py",
-    ]
+    paths = ["src", "noxfile.py", "tests", "cli", "ui"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
     session.run("mypy", "--strict", "src/paastech")
+    for dist in ("cli", "ui"):
+        if (ROOT / dist / "pyproject.toml").exists():
+            with session.chdir(ROOT / dist):
+                session.run("mypy", "--strict", "src")
 
 
 @nox.session

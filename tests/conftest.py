@@ -9,15 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
 
 from paastech import db as dbmod
 from paastech.db.tables import TABLES
 from paastech.errors import PaasTechError
+from paastech.infra.binaries import ensure_fabio_binary
+from paastech.infra.docker import ensure_docker
+from paastech.infra.images import ensure_images
+from paastech.infra.postgres import ensure_postgres, password_file
+from paastech.infra.registry import ensure_registry
 from paastech.settings import DbSettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,8 +47,6 @@ def state_dir() -> Path:
 @pytest.fixture(scope="session")
 def pg_server(state_dir: Path) -> Iterator[DbSettings]:
     """The private PostgreSQL cluster (started if needed), as the superuser's settings."""
-    from paastech.infra.postgres import ensure_postgres, password_file
-
     base = load_settings({}).db
     try:
         running = ensure_postgres(state_dir, base)
@@ -73,8 +77,6 @@ def test_db(pg_server: DbSettings) -> Iterator[DbSettings]:
             await conn.close()
 
     asyncio.run(create())
-    import msgspec
-
     settings = msgspec.structs.replace(pg_server, database=name)
     asyncio.run(dbmod.migrate(settings))
     yield settings
@@ -86,8 +88,6 @@ def settings(
     test_db: DbSettings, state_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     """Settings for a test session: the throwaway database, a private state dir, port 0."""
-    import msgspec
-
     base = load_settings({})
     test_state = tmp_path_factory.mktemp("state")
     return msgspec.structs.replace(
@@ -103,7 +103,7 @@ def settings(
 
 
 @pytest.fixture
-async def clean_db(test_db: DbSettings) -> AsyncIterator[DbSettings]:
+async def clean_db(test_db: DbSettings) -> DbSettings:
     """Empty every table before the test (the schema stays)."""
     conn = await asyncpg.connect(test_db.dsn())
     try:
@@ -111,7 +111,7 @@ async def clean_db(test_db: DbSettings) -> AsyncIterator[DbSettings]:
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
-    yield test_db
+    return test_db
 
 
 # --- Real infrastructure beyond PostgreSQL (provisioned by paastech.infra) -----------------
@@ -120,8 +120,6 @@ async def clean_db(test_db: DbSettings) -> AsyncIterator[DbSettings]:
 @pytest.fixture(scope="session")
 def docker_daemon(state_dir: Path) -> Iterator[str]:
     """A Docker daemon answering on /var/run/docker.sock (dockerd started if none answers)."""
-    from paastech.infra.docker import ensure_docker
-
     try:
         running = ensure_docker(state_dir, dict(os.environ))
     except PaasTechError as exc:
@@ -133,8 +131,6 @@ def docker_daemon(state_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def base_images(docker_daemon: str) -> dict[str, str]:
     """``paastech/base``, ``paastech/python`` and ``paastech/node``: name → reference."""
-    from paastech.infra.images import ensure_images
-
     try:
         results = ensure_images(dict(os.environ))
     except PaasTechError as exc:
@@ -145,8 +141,6 @@ def base_images(docker_daemon: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def image_registry(state_dir: Path) -> Iterator[str]:
     """The image registry (127.0.0.1:5000 by default, started if needed): its host:port."""
-    from paastech.infra.registry import ensure_registry
-
     address = load_settings(dict(os.environ)).registry
     try:
         running = ensure_registry(state_dir, address, dict(os.environ))
@@ -159,8 +153,6 @@ def image_registry(state_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def fabio_binary() -> Path:
     """The Fabio binary (built once per machine into ~/.cache/paastech/bin)."""
-    from paastech.infra.binaries import ensure_fabio_binary
-
     try:
         return ensure_fabio_binary(load_settings({}).fabio.version, dict(os.environ))
     except PaasTechError as exc:
