@@ -33,6 +33,7 @@ _LIST_SQL = (
     " current_release, instances, cpu, memory, idle_timeout, scale_to_zero, created_at,"
     " updated_at FROM projects WHERE client = $1 ORDER BY name"
 )
+_LIST_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(ProjectOut))  # = SELECT order
 _encode = msgspec.json.Encoder().encode
 
 
@@ -42,7 +43,8 @@ async def list_projects(
 ) -> Response[list[ProjectOut]]:
     git_format, url_format = sql_url_formats(settings)
     rows = await fetch(_LIST_SQL, caller.client_id, git_format, url_format)
-    body = _encode([dict(row) for row in rows])
+    # zip with constant keys: half the cost of dict(Record), which goes key by key.
+    body = _encode([dict(zip(_LIST_KEYS, row, strict=True)) for row in rows])
     return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
 
