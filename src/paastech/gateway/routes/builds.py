@@ -21,7 +21,7 @@ from paastech.gateway.schemas import BuildOut
 from paastech.settings import Settings
 
 FOLLOW_POLL_SECONDS = 0.5
-_LOG = Build._meta.get_column_by_name("log")  # `Build.log` may be shadowed by a Table method
+_LOG = Build.log
 _ACTIVE = {"queued", "running"}
 _COLUMNS = (
     Build.id,
