@@ -21,7 +21,6 @@ from paastech.gateway.schemas import BuildOut
 from paastech.settings import Settings
 
 FOLLOW_POLL_SECONDS = 0.5
-_LOG = Build.log
 _ACTIVE = {"queued", "running"}
 _COLUMNS = (
     Build.id,
