@@ -68,10 +68,14 @@ def gateway(*, config: Path | None = None) -> None:
 
     Example: ``PAASTECH_GATEWAY__PORT=8000 paastech-server gateway``
     """
+    from paastech.forge.repos import GitRepoStore
     from paastech.gateway.app import run
+    from paastech.services import Services
 
     _logging()
-    run(_settings(config))
+    settings = _settings(config)
+    # The composition root: the gateway sees the forge's repositories only as a RepoStore.
+    run(settings, Services(repos=GitRepoStore.for_state_dir(settings.state_path)))
 
 
 @app.command

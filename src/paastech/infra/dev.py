@@ -98,7 +98,21 @@ def _platform(settings: Settings, environ: Mapping[str, str], say: Say) -> list[
             )
     apps = [
         ("paastech-server", "paastech-server", ["all"], f"{settings.gateway_url}/healthz"),
-        ("dashboard", "paastech-ui", [], f"http://{settings.ui.host}:{settings.ui.port}/"),
+        (
+            "dashboard",
+            "paastech-ui",
+            [
+                "--api-url",
+                settings.gateway_url,
+                "--host",
+                settings.ui.host,
+                "--port",
+                str(settings.ui.port),
+                "--state-dir",
+                str(settings.state_path / "ui"),
+            ],
+            f"http://{settings.ui.host}:{settings.ui.port}/",
+        ),
     ]
     for name, script, args, ready in apps:
         if name == "paastech-server" and not migrated:
