@@ -22,6 +22,8 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
 
 import paastech
 from paastech.crypto import EnvCipher
@@ -47,6 +49,8 @@ from paastech.services import Services
 from paastech.settings import Settings
 
 API_PREFIX = "/api/v1"
+#: Where the API browser's own JS and CSS are served from (no CDN needed).
+DOCS_ASSETS = "/api/docs-assets"
 
 
 @dataclass
@@ -91,6 +95,11 @@ class GatewayCore(InitPluginProtocol):
         app_config.route_handlers.extend(
             [
                 health.router,
+                create_static_files_router(
+                    path=DOCS_ASSETS,
+                    directories=[swagger_ui_path],
+                    include_in_schema=False,
+                ),
                 Router(
                     path=API_PREFIX,
                     route_handlers=[
@@ -128,7 +137,15 @@ class GatewayCore(InitPluginProtocol):
             version=paastech.__version__,
             description="The Client API of PaaSTech. Errors are RFC 9457 problem+json.",
             path="/api",
-            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            # Served from the gateway itself: an operator's network may reach no CDN.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/docs",
+                    js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                )
+            ],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),

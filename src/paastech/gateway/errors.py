@@ -24,6 +24,7 @@ from litestar.types import ExceptionHandlersMap
 
 from paastech import errors
 from paastech.gateway.schemas import Problem
+from paastech.gateway.validation import PATTERN_HINTS
 
 log = logging.getLogger("paastech.gateway")
 
@@ -119,6 +120,8 @@ def _validation_fields(extra: Any) -> tuple[dict[str, str], bool]:
                 fields[named[0]] = "required"
                 continue
             key = "body"
+        if "matching regex" in message and key in PATTERN_HINTS:
+            message = PATTERN_HINTS[key]
         fields[key] = message.replace("`", "")
     return fields, missing_body
 

@@ -9,6 +9,11 @@ from paastech.errors import InvalidInput
 PROJECT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{1,38}[a-z0-9])$"
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+PROJECT_NAME_HINT = (
+    "3-40 characters a-z, 0-9 and '-', starting with a letter, not ending with '-'"
+)
+#: What a person should read when a field fails its schema pattern (not the regex itself).
+PATTERN_HINTS = {"name": PROJECT_NAME_HINT, "email": "a valid email address"}
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 RESERVED_NAMES = frozenset(
@@ -28,11 +33,7 @@ def check_project_name(name: str) -> str:
         InvalidInput: Not a DNS label of 3-40 chars starting with a letter, or reserved.
     """
     if not re.fullmatch(PROJECT_NAME_PATTERN, name):
-        raise InvalidInput(
-            "invalid project name",
-            {"name": "3-40 characters a-z, 0-9 and '-', starting with a letter, "
-             "not ending with '-'"},
-        )  # fmt: skip
+        raise InvalidInput("invalid project name", {"name": PROJECT_NAME_HINT})
     if name in RESERVED_NAMES:
         raise InvalidInput("invalid project name", {"name": f"{name!r} is reserved"})
     return name

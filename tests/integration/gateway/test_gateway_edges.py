@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import re
 import threading
 from collections.abc import Callable, Iterator
 
@@ -186,6 +187,13 @@ async def test_openapi_and_docs(api: httpx.AsyncClient) -> None:
     docs = await api.get("/api/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+    # The browser's assets come from the gateway itself, so the docs work with no CDN.
+    assets = re.findall(r'(?:src|href)="(/api/docs-assets/[^"]+)"', docs.text)
+    assert len(assets) == 3
+    for asset in assets:
+        got = await api.get(asset)
+        assert got.status_code == 200, asset
+        assert len(got.content) > 10_000, asset
 
 
 async def test_every_api_route_needs_a_token(api: httpx.AsyncClient) -> None:
