@@ -30,10 +30,7 @@ from paastech.settings import Settings, load_settings
 app = cyclopts.App(
     name="paastech-server",
     version=__version__,
-    help=(
-        "Run PaaSTech's services. "
-        "Exit codes: 0 ok, 1 failure, 2 usage or settings, 6 backend down."
-    ),
+    help="Run PaaSTech's services. Exit: 0 ok, 1 failure, 2 usage/settings, 6 backend down.",
 )
 log = logging.getLogger("paastech")
 

@@ -9,9 +9,7 @@ from paastech.errors import InvalidInput
 PROJECT_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{1,38}[a-z0-9])$"
 ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
-PROJECT_NAME_HINT = (
-    "3-40 characters a-z, 0-9 and '-', starting with a letter, not ending with '-'"
-)
+PROJECT_NAME_HINT = "3-40 characters a-z, 0-9, '-'; starting with a letter, not ending in '-'"
 #: What a person should read when a field fails its schema pattern (not the regex itself).
 PATTERN_HINTS = {"name": PROJECT_NAME_HINT, "email": "a valid email address"}
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
