@@ -4,7 +4,8 @@ The rules, first match wins:
 
 1. ``Dockerfile`` -- built as it is.
 2. ``paastech.toml`` with ``kind = "function"`` -- the handler (``module:function``)
-   wrapped in the platform's function shim, on ``paastech/python``.
+   wrapped in the platform's function shim (``paastech.shim``, which ``paastech/python``
+   carries as ``paastech_shim``), on ``paastech/python``.
 3. A run command -- ``run`` in ``paastech.toml`` or the ``web:`` line of a ``Procfile`` --
    on the image of the detected runtime (or ``paastech/base`` when none is detected).
 4. Python (``requirements.txt`` or ``pyproject.toml``): a venv with the dependencies,
@@ -212,7 +213,13 @@ def _function_plan(tree: SourceTree, config: _Config) -> BuildPlan:
             f"paastech.toml: handler {config.handler!r} but no {module_file}.py in the repository"
         )
     lines = _python_install_lines(tree)
-    lines.append(f"ENV PAASTECH_HANDLER={config.handler}")
+    lines += [
+        # paastech/python carries the shim in /opt/paastech (paastech.infra.images); a .pth
+        # in the venv makes it importable whatever PYTHONPATH the project's env sets.
+        "RUN python -c \"import pathlib, sysconfig; pathlib.Path(sysconfig.get_path('purelib'),"
+        " 'paastech_shim.pth').write_text('/opt/paastech\\n')\"",
+        f"ENV PAASTECH_HANDLER={config.handler}",
+    ]
     return BuildPlan(
         kind=Kind.FUNCTION,
         description=f"Python function {config.handler}",

@@ -2,8 +2,11 @@
 
 ``paastech/base`` is a ``debootstrap --variant=minbase`` Debian root imported into Docker;
 ``paastech/python`` and ``paastech/node`` are built ``FROM`` it with ``docker build --network
-host``. Each image is tagged with the hash of its recipe (and ``latest``) and rebuilt only when
-that hash changes; the debootstrap tarball stays in ``~/.cache/paastech/images/`` so a fresh
+host``. ``paastech/python`` also carries the platform's function shim (``src/paastech/shim``)
+as the package ``paastech_shim`` in ``/opt/paastech``: function images built on it import it
+from there. Each image is tagged with the hash of its recipe -- the Dockerfile plus every file
+it copies, so a shim change rebuilds the image -- (and ``latest``) and rebuilt only when that
+hash changes; the debootstrap tarball stays in ``~/.cache/paastech/images/`` so a fresh
 Docker data root re-imports it in seconds instead of bootstrapping again.
 """
 
@@ -14,7 +17,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from paastech.errors import ProvisionError
 from paastech.infra.binaries import cache_root
@@ -24,6 +27,8 @@ from paastech.infra.process import run, which
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_REPO = "paastech/base"
+SHIM_SOURCE = Path(__file__).resolve().parent.parent / "shim"
+SHIM_DIR = "/opt/paastech/paastech_shim"
 
 _APT = (
     "RUN apt-get update -q && apt-get install -y -q --no-install-recommends {packages} "
@@ -38,6 +43,8 @@ class DerivedImage:
     repo: str
     packages: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
+    copies: tuple[tuple[Path, str], ...] = ()
+    """Directories copied into the image: (source on this machine, absolute destination)."""
 
     def dockerfile(self, base_ref: str, recipe: str) -> str:
         """The Dockerfile for this image on top of ``base_ref``."""
@@ -46,9 +53,25 @@ class DerivedImage:
             "ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8",
             _APT.format(packages=" ".join(self.packages)),
             *(f"ENV {key}={value}" for key, value in self.env),
+            # After the packages: a change to copied files rebuilds from here, not from apt.
+            *(f"COPY {_context_name(dest)} {dest}" for _, dest in self.copies),
             f"LABEL org.paastech.recipe={recipe}",
         ]
         return "\n".join(lines) + "\n"
+
+    def copied_files(self) -> list[tuple[str, Path]]:
+        """Every file the image copies, as (path in the build context, source), sorted."""
+        files = []
+        for source, dest in self.copies:
+            for path in source.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                    relative = path.relative_to(source).as_posix()
+                    files.append((f"{_context_name(dest)}/{relative}", path))
+        return sorted(files)
+
+
+def _context_name(dest: str) -> str:
+    return PurePosixPath(dest).name
 
 
 DERIVED = {
@@ -56,6 +79,7 @@ DERIVED = {
         "paastech/python",
         ("python3", "python3-venv", "python3-pip", "ca-certificates"),
         (("PYTHONUNBUFFERED", "1"),),
+        ((SHIM_SOURCE, SHIM_DIR),),
     ),
     "node": DerivedImage("paastech/node", ("nodejs", "npm", "ca-certificates")),
 }
@@ -86,9 +110,13 @@ def base_hash() -> str:
 
 
 def derived_hash(name: str) -> str:
-    """The recipe hash of a derived image: its Dockerfile on top of the base's hash."""
+    """The recipe hash of a derived image: its Dockerfile on top of the base's hash, and the
+    name and content of every file it copies."""
     image = DERIVED[name]
-    return _digest(image.dockerfile(f"{BASE_REPO}:{base_hash()}", recipe=""))
+    recipe = hashlib.sha256(image.dockerfile(f"{BASE_REPO}:{base_hash()}", recipe="").encode())
+    for context_path, source in image.copied_files():
+        recipe.update(b"\0" + context_path.encode() + b"\0" + source.read_bytes())
+    return recipe.hexdigest()[:12]
 
 
 def reference(name: str) -> str:
@@ -156,7 +184,11 @@ def _ensure_derived(name: str, environ: Mapping[str, str]) -> ImageResult:
         _tag_latest(ref)
         return ImageResult(name, ref, built=False)
     context = images_dir() / f"context-{name}"
+    shutil.rmtree(context, ignore_errors=True)  # no stale copied file may reach the image
     context.mkdir(parents=True, exist_ok=True)
+    for context_path, source in DERIVED[name].copied_files():
+        (context / context_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, context / context_path)
     (context / "Dockerfile").write_text(
         DERIVED[name].dockerfile(reference("base"), recipe=derived_hash(name))
     )
