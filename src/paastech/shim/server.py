@@ -50,6 +50,8 @@ from .wire import (
 from .wire import read_head as _read_head
 
 log = logging.getLogger("paastech_shim")
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -151,6 +153,7 @@ class Shim:
                     return
                 except HttpError as exc:
                     await _refuse(writer, exc)
+                    await _linger(reader, writer)
                     return
                 finally:
                     self._idle.discard(writer)
@@ -187,6 +190,7 @@ class Shim:
             exchange.keep_alive = False  # the rest of the body is still on the wire
             headers, text = error_response(exc.message)
             await exchange.respond(exc.status, headers, text)
+            await _linger(reader, writer)
             return
         await self.app(Call(head, body, peer, sock), exchange)
 
@@ -219,6 +223,27 @@ async def _refuse(writer: asyncio.StreamWriter, exc: HttpError) -> None:
     lines += [f"{name}: {value}" for name, value in headers]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
     await writer.drain()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then discard what the client is still sending, for a little while.
+
+    Closing with unread bytes makes the kernel reset the connection, and a client still
+    uploading would see the reset instead of the 413 it was sent.
+    """
+    if writer.can_write_eof():
+        writer.write_eof()
+    deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
+    discarded = 0
+    try:
+        while discarded < LINGER_BYTES:
+            left = deadline - asyncio.get_running_loop().time()
+            chunk = await asyncio.wait_for(reader.read(65536), max(left, 0))
+            if not chunk:
+                return
+            discarded += len(chunk)
+    except (TimeoutError, ConnectionError):
+        return
 
 
 def _address(value: object) -> tuple[str, int] | None:

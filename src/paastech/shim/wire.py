@@ -234,6 +234,7 @@ class Exchange:
         self._should_close = should_close
         self._chunked = False
         self._silent = head.method == "HEAD"
+        self._head_bytes = b""
         self.status = 0
         self.started = False
         self.finished = False
@@ -273,17 +274,16 @@ class Exchange:
             lines.append(b"Connection: close")
         elif self._head.http_version == "1.0":
             lines.append(b"Connection: keep-alive")
-        self._writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
-        await self._writer.drain()
+        # Held until the first body bytes: head and a small body leave in one segment.
+        self._head_bytes = b"\r\n".join(lines) + b"\r\n\r\n"
 
     async def write(self, data: bytes) -> None:
         """Send part of the body (nothing for HEAD, 204 or 304)."""
         if not data or self._silent:
             return
         if self._chunked:
-            self._writer.write(b"%x\r\n%s\r\n" % (len(data), data))
-        else:
-            self._writer.write(data)
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self._writer.write(self._take_head() + data)
         await self._writer.drain()
 
     async def finish(self) -> None:
@@ -291,9 +291,13 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        if self._chunked and not self._silent:
-            self._writer.write(b"0\r\n\r\n")
+        end = b"0\r\n\r\n" if self._chunked and not self._silent else b""
+        self._writer.write(self._take_head() + end)
         await self._writer.drain()
+
+    def _take_head(self) -> bytes:
+        head, self._head_bytes = self._head_bytes, b""
+        return head
 
     def abort(self) -> None:
         """Drop the connection mid-response: the peer sees a truncated answer, not a wrong one."""
