@@ -17,7 +17,7 @@ import asyncpg
 import uvicorn
 from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -89,7 +89,9 @@ class GatewayCore(InitPluginProtocol):
         # `caller` depends on `settings` on purpose: Litestar resolves dependencies of one
         # graph level concurrently in an anyio task group (two task spawns per request);
         # chained, the hot path (caller + settings) resolves each one with a plain await.
-        async def caller(request: Request[Any, Any, Any], settings: Settings) -> Caller:
+        async def caller(
+            request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+        ) -> Caller:
             return await authenticate(request, cache, settings.gateway)
 
         app_config.route_handlers.extend(
