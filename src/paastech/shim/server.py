@@ -171,6 +171,9 @@ class Shim:
                     return
         except ConnectionError:
             return
+        except Exception:  # the shim's own bug: log it, drop this connection, keep serving
+            log.exception("internal error on a connection from %s", peer)
+            writer.transport.abort()
         finally:
             writer.close()
 
