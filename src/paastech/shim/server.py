@@ -16,8 +16,10 @@ since then (since start before the first request). ``requests_total`` only grows
 snapshots with the same total saw no request in between. ``GET /healthz`` answers 200, or
 503 once draining, without touching the handler (so health checks keep a function idle).
 
-**SIGTERM** (and SIGINT): stop accepting, close idle keep-alive connections, let in-flight
-requests finish (answered with ``Connection: close``), run ASGI lifespan shutdown, exit 0.
+**SIGTERM** (and SIGINT): stop accepting on the service port, close idle keep-alive
+connections, let in-flight requests finish (answered with ``Connection: close``) while the
+control listener keeps reporting (``draining: true``, ``/healthz`` 503), run ASGI lifespan
+shutdown, exit 0.
 Requests still running after ``PAASTECH_DRAIN_TIMEOUT`` are abandoned and the exit is 1.
 """
 
@@ -123,8 +125,7 @@ class Shim:
         """Serve until :meth:`stop`, then drain. ``False`` when the drain timed out."""
         await self._stop.wait()
         self.draining = True
-        for server in self._servers:
-            server.close()
+        self._servers[0].close()  # the service port; control stays up to report the drain
         for writer in list(self._idle):
             writer.close()
         drained = True
@@ -137,6 +138,8 @@ class Shim:
                 log.error(  # noqa: TRY400 - a timeout, not an error with a useful traceback
                     "drain timed out with %d request(s) in flight", self.stats.in_flight
                 )
+        for server in self._servers[1:]:
+            server.close()
         return drained
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

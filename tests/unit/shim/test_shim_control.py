@@ -135,3 +135,57 @@ def test_config_errors_name_the_variable(environ: dict[str, str], names: str) ->
     """A bad setting stops the shim with the variable's name in the message."""
     with pytest.raises(ConfigError, match=names):
         load_config(environ)
+
+
+async def test_draining_answers_in_flight_and_reports_it(
+    serve: Serve, client: httpx.AsyncClient
+) -> None:
+    """Once stopping, the running request still gets its answer (with Connection: close), the
+    control listener reports the drain, and the service port takes no new connection."""
+    entered, release = threading.Event(), threading.Event()
+
+    def handler(request: Request) -> str:
+        entered.set()
+        release.wait(10)
+        return "finished"
+
+    async with serve(handler, control_port=0) as running:
+        assert running.control_url is not None
+        pending = asyncio.create_task(client.get(running.url + "/"))
+        await asyncio.to_thread(entered.wait, 10)
+        running.shim.stop()
+        await asyncio.sleep(0.05)  # let the stop close the service listener
+        status = (await client.get(running.control_url + "/status")).json()
+        health = await client.get(running.control_url + "/healthz")
+        with pytest.raises(httpx.ConnectError):
+            await client.get(running.url + "/")
+        release.set()
+        response = await pending
+
+    assert status["draining"] is True
+    assert status["in_flight"] == 1
+    assert health.status_code == 503
+    assert response.text == "finished"
+    assert response.headers["connection"] == "close"
+
+
+async def test_drain_timeout_gives_up_on_a_stuck_request(
+    serve: Serve, client: httpx.AsyncClient
+) -> None:
+    """A request still running after the drain timeout makes serve() report False (exit 1)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def handler(request: Request) -> str:
+        entered.set()
+        release.wait(10)
+        return "late"
+
+    async with serve(handler, drain_timeout=0.2) as running:
+        pending = asyncio.create_task(client.get(running.url + "/"))
+        await asyncio.to_thread(entered.wait, 10)
+        running.shim.stop()
+        drained = await running.shim.serve()
+        release.set()
+        await pending
+
+    assert drained is False
