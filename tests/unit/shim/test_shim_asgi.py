@@ -175,3 +175,24 @@ async def test_lifespan_startup_failure_is_reported() -> None:
 
     with pytest.raises(LifespanFailed, match="no database"):
         await Lifespan(AsgiApp(refusing)).startup()
+
+
+async def test_a_real_framework_app_is_served(serve: Serve, client: httpx.AsyncClient) -> None:
+    """A Litestar app (the platform's own framework) is detected as ASGI and answers JSON."""
+    from litestar import Litestar, post  # noqa: PLC0415 - only this test needs a framework
+    from litestar.params import FromPath, JSONBody  # noqa: PLC0415
+
+    @post("/items/{name:str}", status_code=201)
+    async def create(name: FromPath[str], data: JSONBody[dict[str, int]]) -> dict[str, object]:
+        return {"name": name, "data": data}
+
+    app = Litestar([create])
+    assert is_asgi(app)
+    lifespan = Lifespan(AsgiApp(app))
+    assert await lifespan.startup() is True
+    async with serve(app) as running:
+        response = await client.post(running.url + "/items/a%20b", json={"n": 1})
+    await lifespan.shutdown()
+
+    assert response.status_code == 201
+    assert response.json() == {"name": "a b", "data": {"n": 1}}
