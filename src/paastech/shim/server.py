@@ -302,6 +302,7 @@ def main(environ: dict[str, str]) -> int:
         log.exception("cannot load the handler")  # with the import's own traceback
         return 2
     code = asyncio.run(run(config, handler))
+    sys.stdout.flush()
     sys.stderr.flush()
     if code:
         os._exit(code)  # handler threads still running would block a normal exit
