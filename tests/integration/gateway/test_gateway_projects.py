@@ -53,6 +53,21 @@ async def test_project_list_matches_show(api: httpx.AsyncClient, alice: dict[str
         assert item == one
 
 
+async def test_project_list_matches_show_on_whole_seconds(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+) -> None:
+    """A timestamp with no fraction is spelled the same by the list and the single GET."""
+    await create(api, alice, "round")
+    await sql(
+        settings,
+        "UPDATE projects SET created_at = '2026-01-02T03:04:05Z', updated_at = created_at",
+    )
+    [listed] = (await api.get(f"{V1}/projects", headers=alice)).json()
+    one = (await api.get(f"{V1}/projects/round", headers=alice)).json()
+    assert listed == one
+    assert listed["created_at"] == "2026-01-02T03:04:05Z"
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [
