@@ -167,7 +167,7 @@ async def test_function_image_answers_the_handlers_output(
 
     assert (status, body) == (expected[0], expected[2]), logs
     assert headers["Content-Type"] == dict(expected[1])["Content-Type"]
-    assert b"Ann" in body
+    assert body == b"Hello, Ann!\n"
     assert json.loads(counters)["requests_total"] == 1
 
 
