@@ -8,76 +8,31 @@ run the image with host networking on a loopback ``$PORT`` and ask it for ``/``.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
-import subprocess
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imagebuild import GIT, committed_copy, docker_cleanup, free_port
+from imagebuild import docker as docker_sync
 
 from paastech.forge.detect import detect
 from paastech.forge.repos import source_tree
 from paastech.forge.source import export_source
 
 pytestmark = pytest.mark.integration
+__all__ = ["docker_cleanup"]  # the fixture, used by name
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-GIT = shutil.which("git") or "git"
-ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HOME": "/nonexistent",
-    "GIT_AUTHOR_NAME": "T",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "T",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-}
+
+
+async def docker(*args: str, stdin: bytes | None = None) -> str:
+    return await asyncio.to_thread(docker_sync, *args, stdin=stdin)
 
 
 def committed_example(tmp_path: Path, example: str) -> tuple[Path, str]:
     """The example as a one-commit repository: (its git dir, the commit sha)."""
-    work = tmp_path / example
-    shutil.copytree(EXAMPLES / example, work)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
-        subprocess.run([GIT, *args], cwd=work, env=ENV, check=True)
-    sha = subprocess.run(
-        [GIT, "rev-parse", "HEAD"], cwd=work, env=ENV, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    return work / ".git", sha
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def docker(*args: str, stdin: bytes | None = None) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        "docker",
-        *args,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},  # buildx is not packaged everywhere
-    )
-    out, _ = await proc.communicate(stdin)
-    text = out.decode(errors="replace")
-    assert proc.returncode == 0, f"docker {args[0]} failed:\n{text[-3000:]}"
-    return text
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[list[str]]]:
-    """Docker commands to run at the end of the test (remove containers and images)."""
-    commands: list[list[str]] = []
-    yield commands
-    for command in reversed(commands):
-        subprocess.run(["docker", *command], capture_output=True, check=False)
+    return committed_copy(EXAMPLES / example, tmp_path / example)
 
 
 def _get(url: str) -> str:
@@ -97,7 +52,7 @@ def _get(url: str) -> str:
 async def test_example_builds_and_answers_on_port(
     base_images: dict[str, str],
     tmp_path: Path,
-    cleanup: list[list[str]],
+    docker_cleanup: list[list[str]],
     example: str,
     answer: str,
 ) -> None:
@@ -106,12 +61,12 @@ async def test_example_builds_and_answers_on_port(
     plan = detect(source_tree(git_dir, sha))
     context = await export_source(GIT, git_dir, sha, plan)
     tag = f"paastech-forge-test/{example}:{uuid.uuid4().hex[:8]}"
-    cleanup.append(["rmi", "-f", tag])
+    docker_cleanup.append(["rmi", "-f", tag])
 
     await docker("build", "--network", "host", "-q", "-t", tag, "-", stdin=context)
     port = free_port()
     name = f"paastech-forge-test-{uuid.uuid4().hex[:8]}"
-    cleanup.append(["rm", "-f", name])
+    docker_cleanup.append(["rm", "-f", name])
     await docker(
         "run",
         "-d",
@@ -138,13 +93,13 @@ async def test_example_builds_and_answers_on_port(
 
 
 async def test_function_example_builds(
-    base_images: dict[str, str], tmp_path: Path, cleanup: list[list[str]]
+    base_images: dict[str, str], tmp_path: Path, docker_cleanup: list[list[str]]
 ) -> None:
     """The function image builds (running it needs the shim from the Functions issue)."""
     git_dir, sha = committed_example(tmp_path, "python-function")
     plan = detect(source_tree(git_dir, sha))
     tag = f"paastech-forge-test/python-function:{uuid.uuid4().hex[:8]}"
-    cleanup.append(["rmi", "-f", tag])
+    docker_cleanup.append(["rmi", "-f", tag])
 
     await docker(
         "build",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
+from imagebuild import GIT, commit_all
 
 from paastech.errors import GitError
 from paastech.forge.detect import SourceTree, detect
@@ -17,17 +15,6 @@ from paastech.forge.repos import source_tree
 from paastech.forge.source import export_source
 
 pytestmark = pytest.mark.integration
-
-GIT = shutil.which("git") or "git"
-ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HOME": "/nonexistent",
-    "GIT_AUTHOR_NAME": "T",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "T",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-}
 
 
 def repo_with(tmp_path: Path, files: dict[str, str]) -> tuple[Path, str]:
@@ -37,12 +24,7 @@ def repo_with(tmp_path: Path, files: dict[str, str]) -> tuple[Path, str]:
     for name, text in files.items():
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).write_text(text)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
-        subprocess.run([GIT, *args], cwd=work, env=ENV, check=True)
-    sha = subprocess.run(
-        [GIT, "rev-parse", "HEAD"], cwd=work, env=ENV, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    return work / ".git", sha
+    return commit_all(work)
 
 
 def members(archive: bytes) -> dict[str, bytes]:

@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
-import shutil
-import socket
 import subprocess
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from imagebuild import GIT, committed_copy, docker, docker_cleanup, free_port
 
 from paastech.forge.detect import detect
 from paastech.forge.repos import source_tree
@@ -32,38 +29,9 @@ from paastech.shim import Request
 from paastech.shim.request import to_response
 
 pytestmark = pytest.mark.integration
+__all__ = ["docker_cleanup"]  # the fixture, used by name
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "python-function"
-GIT = shutil.which("git") or "git"
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HOME": "/nonexistent",
-    "GIT_AUTHOR_NAME": "T",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "T",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def docker(*args: str, stdin: bytes | None = None, timeout: float = 600) -> str:
-    proc = subprocess.run(
-        ["docker", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},  # buildx is not packaged everywhere
-    )
-    output = (proc.stdout + proc.stderr).decode(errors="replace")
-    assert proc.returncode == 0, f"docker {args[0]} failed:\n{output[-3000:]}"
-    return proc.stdout.decode(errors="replace")
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -93,27 +61,6 @@ def example_module() -> ModuleType:
     return module
 
 
-@pytest.fixture
-def cleanup() -> Iterator[list[list[str]]]:
-    """Docker commands run at the end of the test, last first (containers, then images)."""
-    commands: list[list[str]] = []
-    yield commands
-    for command in reversed(commands):
-        subprocess.run(["docker", *command], capture_output=True, check=False)
-
-
-def committed_example(tmp_path: Path) -> tuple[Path, str]:
-    """The example as a one-commit repository: (its git dir, the commit sha)."""
-    work = tmp_path / "python-function"
-    shutil.copytree(EXAMPLE, work)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
-        subprocess.run([GIT, *args], cwd=work, env=GIT_ENV, check=True)
-    sha = subprocess.run(
-        [GIT, "rev-parse", "HEAD"], cwd=work, env=GIT_ENV, check=True, capture_output=True
-    )
-    return work / ".git", sha.stdout.decode().strip()
-
-
 def container_logs(name: str) -> str:
     """The container's stdout and stderr (the shim logs to stderr)."""
     proc = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
@@ -122,36 +69,36 @@ def container_logs(name: str) -> str:
 
 @pytest.fixture
 async def function_image(
-    base_images: dict[str, str], tmp_path: Path, cleanup: list[list[str]]
+    base_images: dict[str, str], tmp_path: Path, docker_cleanup: list[list[str]]
 ) -> str:
     """The example function's image, built from its exported commit as the forge would."""
-    git_dir, sha = await asyncio.to_thread(committed_example, tmp_path)
+    git_dir, sha = await asyncio.to_thread(committed_copy, EXAMPLE, tmp_path / "python-function")
     plan = detect(source_tree(git_dir, sha))
     context = await export_source(GIT, git_dir, sha, plan)
     tag = f"paastech-shim-test/python-function:{uuid.uuid4().hex[:8]}"
-    cleanup.append(["rmi", "-f", tag])
+    docker_cleanup.append(["rmi", "-f", tag])
     await asyncio.to_thread(
         docker, "build", "--network", "host", "-q", "-t", tag, "-", stdin=context
     )
     return tag
 
 
-def run_container(image: str, cleanup: list[list[str]], *env: str) -> str:
+def run_container(image: str, docker_cleanup: list[list[str]], *env: str) -> str:
     name = f"paastech-shim-test-{uuid.uuid4().hex[:8]}"
-    cleanup.append(["rm", "-f", name])
+    docker_cleanup.append(["rm", "-f", name])
     args = [arg for pair in (("-e", e) for e in env) for arg in pair]
     docker("run", "-d", "--name", name, "--network", "host", *args, image)
     return name
 
 
 async def test_function_image_answers_the_handlers_output(
-    function_image: str, cleanup: list[list[str]]
+    function_image: str, docker_cleanup: list[list[str]]
 ) -> None:
     """GET on the container's $PORT returns exactly what the example's handler returns."""
     port, control = free_port(), free_port()
     name = run_container(
         function_image,
-        cleanup,
+        docker_cleanup,
         f"PORT={port}",
         "HOST=127.0.0.1",
         f"PAASTECH_CONTROL_PORT={control}",
@@ -172,11 +119,11 @@ async def test_function_image_answers_the_handlers_output(
 
 
 async def test_docker_stop_drains_and_exits_0(
-    function_image: str, cleanup: list[list[str]]
+    function_image: str, docker_cleanup: list[list[str]]
 ) -> None:
     """``docker stop`` (SIGTERM, as Nomad sends) stops the shim cleanly: exit code 0."""
     port = free_port()
-    name = run_container(function_image, cleanup, f"PORT={port}", "HOST=127.0.0.1")
+    name = run_container(function_image, docker_cleanup, f"PORT={port}", "HOST=127.0.0.1")
     await wait_for(f"http://127.0.0.1:{port}/")
 
     await asyncio.to_thread(docker, "stop", "-t", "20", name)
