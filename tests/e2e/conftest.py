@@ -1,0 +1,50 @@
+"""Fixtures of the end-to-end suite: one platform per session, users with empty HOMEs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from e2e_harness import ROOT, Platform, Require, User, start_platform
+
+from paastech.infra.postgres import password_file
+from paastech.settings import DbSettings
+
+
+@pytest.fixture(scope="session")
+def require(pytestconfig: pytest.Config) -> Require:
+    """``tests/conftest.py``'s ``require``: fail under CI, skip elsewhere, never silently.
+
+    Both conftests are modules called ``conftest``, so the root one is reached through the
+    plugin manager that loaded it rather than by import.
+    """
+    root = pytestconfig.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py"))
+    return root.require
+
+
+@pytest.fixture(scope="session")
+def platform(
+    test_db: DbSettings,
+    state_dir: Path,
+    require: Require,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Platform]:
+    """``paastech-server all`` on free loopback ports, against a throwaway migrated database."""
+    running, stop = start_platform(
+        test_db, password_file(state_dir), tmp_path_factory.mktemp("platform"), require
+    )
+    yield running
+    stop()
+
+
+@pytest.fixture(scope="session")
+def new_user(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], User]:
+    """Make a user with an empty HOME (not signed up yet)."""
+
+    def make(label: str) -> User:
+        home = tmp_path_factory.mktemp(f"home-{label}")
+        return User(platform, home, f"{label}-{uuid.uuid4().hex[:6]}@example.com")
+
+    return make
