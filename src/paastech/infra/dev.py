@@ -144,7 +144,7 @@ def urls(settings: Settings) -> list[tuple[str, str]]:
     proxy_port = fab.proxy_addr.rsplit(":", 1)[1]
     return [
         ("REST API (gateway)", settings.gateway_url + "/api/v1"),
-        ("API docs (OpenAPI)", settings.gateway_url + "/schema"),
+        ("API browser (OpenAPI)", settings.gateway_url + "/api/docs"),
         ("Readiness", settings.gateway_url + "/readyz"),
         ("Dashboard", f"http://{settings.ui.host}:{settings.ui.port}/"),
         ("git over SSH (forge)", f"ssh://git@{settings.forge.public_host}:{settings.forge.port}"),
