@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from paastech.infra.docker import image_exists
 from paastech.infra.process import run, which
 
 DEBIAN_SUITE = "bookworm"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
+APT_DIR = Path("/etc/apt")
 BASE_REPO = "paastech/base"
 SHIM_SOURCE = Path(__file__).resolve().parent.parent / "shim"
 SHIM_DIR = "/opt/paastech/paastech_shim"
@@ -99,9 +100,52 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def base_recipe(suite: str = DEBIAN_SUITE, mirror: str = DEBIAN_MIRROR) -> str:
-    """The exact command that produces the base root filesystem (its hash names the image)."""
-    return f"debootstrap --variant=minbase {suite} <rootfs> {mirror}"
+def base_recipe(suite: str = DEBIAN_SUITE) -> str:
+    """The command that produces the base root filesystem (its hash names the image).
+
+    The mirror is not part of it: any Debian mirror serves the same suite.
+    """
+    return f"debootstrap --variant=minbase {suite} <rootfs> <apt mirror>"
+
+
+def apt_mirror(environ: Mapping[str, str], apt_dir: Path = APT_DIR) -> str:
+    """The Debian mirror to bootstrap from: ``PAASTECH_DEBIAN_MIRROR``, else this machine's apt's.
+
+    Reads deb822 ``*.sources`` files and one-line ``sources.list`` entries for a ``deb`` source
+    of the base suite, so debootstrap fetches from wherever apt already does.
+
+    Raises:
+        ProvisionError: No mirror is configured for the suite.
+    """
+    if environ.get("PAASTECH_DEBIAN_MIRROR"):
+        return environ["PAASTECH_DEBIAN_MIRROR"]
+    lists = apt_dir / "sources.list.d"
+    for path in sorted(lists.glob("*.sources")) if lists.is_dir() else []:
+        for stanza in path.read_text().split("\n\n"):
+            fields = {
+                key.strip().lower(): value.strip()
+                for key, _, value in (
+                    line.partition(":") for line in stanza.splitlines() if ":" in line
+                )
+                if not key.lstrip().startswith("#")
+            }
+            if (
+                "deb" in fields.get("types", "").split()
+                and DEBIAN_SUITE in fields.get("suites", "").split()
+            ):
+                return fields["uris"].split()[0]
+    one_line = [apt_dir / "sources.list", *(sorted(lists.glob("*.list")) if lists.is_dir() else [])]
+    for path in one_line:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            words = re.sub(r"\[[^\]]*\]", " ", line.split("#")[0]).split()  # drop [options]
+            if len(words) >= 3 and words[0] == "deb" and words[2] == DEBIAN_SUITE:
+                return words[1]
+    raise ProvisionError(
+        f"no Debian {DEBIAN_SUITE} mirror configured for apt in {apt_dir}; "
+        "set PAASTECH_DEBIAN_MIRROR"
+    )
 
 
 def base_hash() -> str:
@@ -147,7 +191,7 @@ def _base_tarball(environ: Mapping[str, str]) -> Path:
     env = {**environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
         run(
-            [debootstrap, "--variant=minbase", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR],
+            [debootstrap, "--variant=minbase", DEBIAN_SUITE, str(rootfs), apt_mirror(environ)],
             env=env,
             timeout=1200,
         )
