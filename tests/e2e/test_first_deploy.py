@@ -152,6 +152,11 @@ def test_push_fails_its_build_honestly_while_nomad_is_unavailable(hello: Pushed)
     assert f"-----> Building {PROJECT} (main {hello.head[:7]})" in lines
     assert "-----> Python app detected" in lines
     assert f"! Build failed: {NOMAD_MISSING}" in lines
+    # git's own "failed to push some refs" must not leave the user guessing what was kept.
+    assert (
+        f"Your commit {hello.head[:7]} is stored on main; nothing was deployed. "
+        "Fix the build and push again."
+    ) in lines
     assert hello.push.returncode != 0
 
 

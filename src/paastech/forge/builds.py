@@ -206,6 +206,12 @@ async def run_build(
         await progress.fail(f"Build failed: {exc.message}")
         for line in output[-_LAST_LINES:]:
             await progress.info(line.strip())
+        # git answers a non-zero exit with "failed to push some refs": say what did happen.
+        branch = ref.removeprefix("refs/heads/")
+        await progress.info(
+            f"Your commit {commit_sha[:7]} is stored on {branch}; nothing was deployed. "
+            "Fix the build and push again."
+        )
         await _mark(
             build_id,
             status="failed",
