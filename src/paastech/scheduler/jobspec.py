@@ -17,6 +17,8 @@ SECOND = 1_000_000_000  # Nomad durations are nanoseconds in the JSON API.
 Profile = Literal["dev", "production"]
 #: Port the app listens on inside its network namespace in the bridge (production) profile.
 BRIDGE_APP_PORT = 8080
+#: Port of a function shim's control listener in the bridge profile.
+CONTROL_PORT = 8081
 
 
 class ReleaseSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,26 +162,47 @@ def hostnames(spec: ReleaseSpec) -> list[str]:
 def render(spec: ReleaseSpec) -> Job:
     """The Nomad job that runs ``spec``."""
     host_mode = spec.profile == "dev"
+    function = spec.kind == "function"
     if host_mode:
-        port = Port(label="http")
-        app_port = "${NOMAD_PORT_http}"
+        ports = [Port(label="http")]
+        env = {"PORT": "${NOMAD_PORT_http}", "HOST": "${NOMAD_IP_http}"}
         # The dev agent binds loopback; the app must listen where Nomad says it is.
-        env = {"PORT": app_port, "HOST": "${NOMAD_IP_http}"}
         config: dict[str, object] = {"image": _image_ref(spec), "network_mode": "host"}
     else:
-        port = Port(label="http", to=BRIDGE_APP_PORT)
+        ports = [Port(label="http", to=BRIDGE_APP_PORT)]
         env = {"PORT": str(BRIDGE_APP_PORT), "HOST": "0.0.0.0"}  # noqa: S104 - inside its own netns
         config = {"image": _image_ref(spec), "ports": ["http"]}
-    # The release's own variables win over nothing but PORT/HOST, which the platform owns.
+    if function:
+        # The shim's control listener: health and in-flight counts for the idler, on a port
+        # the router never sends Client traffic to (a check on the app port would count as
+        # a request and keep the function awake forever).
+        if host_mode:
+            ports.append(Port(label="control"))
+            env["PAASTECH_CONTROL_PORT"] = "${NOMAD_PORT_control}"
+        else:
+            ports.append(Port(label="control", to=CONTROL_PORT))
+            env["PAASTECH_CONTROL_PORT"] = str(CONTROL_PORT)
+            config["ports"] = ["http", "control"]
+    # The release's own variables win over nothing the platform owns (PORT, HOST, control).
     env = {**spec.env, **env, "PAASTECH_RELEASE": f"v{spec.version}"}
 
-    check = Check(
-        name="alive",
-        type="http" if spec.health_path else "tcp",
-        path=spec.health_path or "",
-        interval=2 * SECOND,
-        timeout=2 * SECOND,
-    )
+    if function:
+        check = Check(
+            name="alive",
+            type="http",
+            path="/healthz",
+            port_label="control",
+            interval=2 * SECOND,
+            timeout=2 * SECOND,
+        )
+    else:
+        check = Check(
+            name="alive",
+            type="http" if spec.health_path else "tcp",
+            path=spec.health_path or "",
+            interval=2 * SECOND,
+            timeout=2 * SECOND,
+        )
     service = Service(
         name=job_id(spec.project),
         port_label="http",
@@ -199,7 +222,7 @@ def render(spec: ReleaseSpec) -> Job:
     group = TaskGroup(
         name="web",
         count=spec.instances,
-        networks=[Network(mode="host" if host_mode else "bridge", dynamic_ports=[port])],
+        networks=[Network(mode="host" if host_mode else "bridge", dynamic_ports=ports)],
         services=[service],
         tasks=[task],
         restart_policy=RestartPolicy(

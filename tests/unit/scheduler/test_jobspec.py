@@ -37,6 +37,15 @@ CASES = {
         cpu=100,
         memory=128,
     ),
+    "function_production": ReleaseSpec(
+        project="fn-prod",
+        kind="function",
+        version=4,
+        image="registry.internal:5000/fn-prod",
+        digest=DIGEST,
+        instances=0,
+        profile="production",
+    ),
     "custom_domains_dev": ReleaseSpec(
         project="shop",
         version=7,
@@ -119,3 +128,15 @@ def test_durations_are_nanoseconds() -> None:
     """Nomad's JSON API takes nanoseconds; a seconds value would make checks fire constantly."""
     check = to_api(CASES["container_dev"])["Job"]["TaskGroups"][0]["Services"][0]["Checks"][0]  # type: ignore[index]
     assert check["Interval"] == 2 * SECOND
+
+
+@pytest.mark.parametrize("name", ["function_dev", "function_production"])
+def test_function_health_is_checked_on_the_shim_control_port(name: str) -> None:
+    """Health checks of a function never reach its handler, so they do not keep it awake."""
+    group = render(CASES[name]).task_groups[0]
+    check = group.services[0].checks[0]
+    labels = [port.label for port in group.networks[0].dynamic_ports]
+    assert labels == ["http", "control"]
+    assert (check.port_label, check.path) == ("control", "/healthz")
+    assert group.services[0].port_label == "http"  # Client traffic goes to the app port
+    assert "PAASTECH_CONTROL_PORT" in group.tasks[0].env
