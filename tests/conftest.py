@@ -1,7 +1,6 @@
 """Shared harness: real components for integration tests, started once per session.
 
-A component that cannot be provided fails the test under ``CI`` (never a silent skip);
-outside CI it skips with the reason, so a laptop without Docker can still run unit tests.
+A component that cannot be provided fails the test (``components.require``), never a skip.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import pytest
+from components import require
 
 from paastech import db as dbmod
 from paastech.db.tables import TABLES
@@ -28,14 +28,6 @@ from paastech.settings import DbSettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".paastech"
-
-
-def require(component: str, reason: str) -> None:
-    """Fail under CI, skip elsewhere: a missing real component is never silently ignored."""
-    message = f"{component} unavailable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -7,21 +7,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e_harness import ROOT, Platform, Require, User, start_platform
+from components import require as fail_missing
+from e2e_harness import Platform, Require, User, start_platform
 
 from paastech.infra.postgres import password_file
 from paastech.settings import DbSettings
 
 
 @pytest.fixture(scope="session")
-def require(pytestconfig: pytest.Config) -> Require:
-    """``tests/conftest.py``'s ``require``: fail under CI, skip elsewhere, never silently.
-
-    Both conftests are modules called ``conftest``, so the root one is reached through the
-    plugin manager that loaded it rather than by import.
-    """
-    root = pytestconfig.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py"))
-    return root.require
+def require() -> Require:
+    """A missing component or program fails the suite (``components.require``)."""
+    return fail_missing
 
 
 @pytest.fixture(scope="session")

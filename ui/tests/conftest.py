@@ -8,9 +8,9 @@ got. The browser tests (``test_browser.py``) use real processes instead.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from fakes import PASSWORD, FakeGateway
@@ -60,12 +60,9 @@ def login(user: User, gateway: FakeGateway) -> Callable[..., Awaitable[str]]:
     return go
 
 
-def require(component: str, reason: str) -> None:
-    """Fail under CI, skip elsewhere: a missing real component is never silently ignored."""
-    message = f"{component} unavailable: {reason}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+def require(component: str, reason: str) -> NoReturn:
+    """A missing real component (Chromium, PostgreSQL) fails the test, never a skip."""
+    pytest.fail(f"{component} unavailable: {reason}")
 
 
 @pytest.fixture(scope="module")

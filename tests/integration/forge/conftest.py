@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import asyncssh
 import msgspec
 import pytest
+from components import require
 from forge_harness import Forge, StartForge
 
 from paastech import db
@@ -26,10 +26,7 @@ async def start_forge(
 ) -> AsyncIterator[StartForge]:
     """Start forges on 127.0.0.1:0 with per-test state (and optional setting overrides)."""
     if shutil.which("git") is None or shutil.which("ssh") is None:
-        message = "git/ssh clients unavailable: not installed"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        require("git/ssh clients", "not installed")
     acceptors: list[asyncssh.SSHAcceptor] = []
     async with db.connected(settings.db):
 

@@ -96,9 +96,9 @@ def test_nomad_wrapper_module_pins_v165_and_its_replaces() -> None:
 
 
 def test_no_other_nomad_version_is_accepted() -> None:
-    """Newer Nomads are not open source: asking for one is refused."""
+    """The platform runs Nomad v1.6.5 only: asking for any other version is refused."""
     with pytest.raises(ProvisionError, match=r"only v1\.6\.5"):
-        nomad.nomad_program("1.7.0")
+        nomad.nomad_program("1.6.4")
 
 
 def test_nomad_build_attempts_fall_back_to_checklinkname_and_cgo() -> None:
@@ -131,9 +131,9 @@ def _script(path: Path, body: str) -> Path:
 
 def test_nomad_bin_of_another_version_is_refused(tmp_path: Path) -> None:
     """NOMAD_BIN must report v1.6.5; anything else is an error naming what it reported."""
-    fake = _script(tmp_path / "nomad", 'echo "Nomad v1.7.2"\n')
+    fake = _script(tmp_path / "nomad", 'echo "Nomad v1.6.4"\n')
 
-    with pytest.raises(ProvisionError, match=r"reports 1\.7\.2, need v1\.6\.5"):
+    with pytest.raises(ProvisionError, match=r"reports 1\.6\.4, need v1\.6\.5"):
         nomad.ensure_nomad_binary({"NOMAD_BIN": str(fake), "PATH": ""})
 
 
