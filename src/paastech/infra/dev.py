@@ -12,7 +12,6 @@ import base64
 import os
 import shutil
 import signal
-import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,12 +22,8 @@ from paastech.infra import packages, postgres
 from paastech.infra.process import (
     Running,
     http_ok,
+    launch,
     run,
-    spawn,
-    started_process,
-    terminate,
-    wait_until,
-    write_pidfile,
 )
 from paastech.infra.stack import bring_up, tear_down
 from paastech.settings import Settings
@@ -45,18 +40,15 @@ def _start_app(
     environ: Mapping[str, str],
     timeout: float = 60.0,
 ) -> Running:
-    state = settings.state_path
-    log_path = state / "logs" / f"{name}.log"
-    proc: subprocess.Popen[bytes] = spawn(argv, log_path, env=dict(environ))
-    write_pidfile(state, name, proc.pid)
-    try:
-        wait_until(
-            lambda: http_ok(ready_url), what=name, timeout=timeout, log_path=log_path, proc=proc
-        )
-    except ProvisionError:
-        terminate(proc)
-        raise
-    return started_process(state, name, ready_url, proc)
+    return launch(
+        name,
+        argv,
+        state_dir=settings.state_path,
+        url=ready_url,
+        ready=lambda: http_ok(ready_url),
+        environ=environ,
+        timeout=timeout,
+    )
 
 
 def app_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:

@@ -14,13 +14,9 @@ from pathlib import Path
 from paastech.errors import ProvisionError
 from paastech.infra.process import (
     Running,
+    launch,
     run,
-    spawn,
-    started_process,
-    terminate,
-    wait_until,
     which,
-    write_pidfile,
 )
 
 DOCKER_SOCKET = Path("/var/run/docker.sock")
@@ -54,15 +50,18 @@ def ensure_docker(state_dir: Path, environ: Mapping[str, str], timeout: float = 
     dockerd = which("dockerd", "/usr/sbin", "/usr/bin")
     if dockerd is None:
         raise ProvisionError("dockerd not found; install the docker.io package")
-    log_path = state_dir / "logs" / "dockerd.log"
-    proc = spawn([dockerd, *DOCKERD_FLAGS], log_path, env=dict(environ))
-    write_pidfile(state_dir, "docker", proc.pid)
-    try:
-        wait_until(daemon_answers, what="dockerd", timeout=timeout, log_path=log_path, proc=proc)
-    except ProvisionError:
-        terminate(proc)
-        raise
-    return started_process(state_dir, "docker", url, proc, stop_timeout=30)
+    return launch(
+        "docker",
+        [dockerd, *DOCKERD_FLAGS],
+        state_dir=state_dir,
+        url=url,
+        ready=daemon_answers,
+        environ=environ,
+        timeout=timeout,
+        log_name="dockerd",
+        what="dockerd",
+        stop_timeout=30,
+    )
 
 
 def image_exists(reference: str) -> bool:

@@ -15,12 +15,8 @@ from paastech.infra.binaries import ensure_fabio_binary
 from paastech.infra.process import (
     Running,
     http_ok,
+    launch,
     port_open,
-    spawn,
-    started_process,
-    terminate,
-    wait_until,
-    write_pidfile,
 )
 from paastech.settings import FabioSettings
 
@@ -107,18 +103,13 @@ def ensure_fabio(
     config_path = state_dir / name / "fabio.properties"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(properties(fabio))
-    log_path = state_dir / "logs" / f"{name}.log"
-    proc = spawn([str(binary), "-cfg", str(config_path)], log_path, env=dict(environ))
-    write_pidfile(state_dir, name, proc.pid)
-    try:
-        wait_until(
-            lambda: http_ok(health) and port_open(*_split(fabio.proxy_addr)),
-            what="fabio",
-            timeout=timeout,
-            log_path=log_path,
-            proc=proc,
-        )
-    except ProvisionError:
-        terminate(proc)
-        raise
-    return started_process(state_dir, name, proxy_url, proc)
+    return launch(
+        name,
+        [str(binary), "-cfg", str(config_path)],
+        state_dir=state_dir,
+        url=proxy_url,
+        ready=lambda: http_ok(health) and port_open(*_split(fabio.proxy_addr)),
+        environ=environ,
+        timeout=timeout,
+        what="fabio",
+    )

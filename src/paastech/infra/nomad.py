@@ -19,12 +19,8 @@ from paastech.errors import ProvisionError
 from paastech.infra.binaries import BuildAttempt, GoProgram, binary_path, go_build
 from paastech.infra.process import (
     Running,
+    launch,
     run,
-    spawn,
-    started_process,
-    terminate,
-    wait_until,
-    write_pidfile,
 )
 from paastech.settings import NomadSettings
 
@@ -174,22 +170,14 @@ def ensure_nomad_agent(
     config_path = state_dir / "nomad" / "agent.hcl"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(agent_config(state_dir))
-    log_path = state_dir / "logs" / "nomad.log"
-    proc = spawn(
+    return launch(
+        "nomad",
         [str(binary), "agent", "-dev", "-bind", "127.0.0.1", "-config", str(config_path)],
-        log_path,
-        env=dict(environ),
+        state_dir=state_dir,
+        url=nomad.address,
+        ready=lambda: _agent_self(nomad.address),
+        environ=environ,
+        timeout=timeout,
+        what="nomad agent",
+        stop_timeout=30,
     )
-    write_pidfile(state_dir, "nomad", proc.pid)
-    try:
-        wait_until(
-            lambda: _agent_self(nomad.address),
-            what="nomad agent",
-            timeout=timeout,
-            log_path=log_path,
-            proc=proc,
-        )
-    except ProvisionError:
-        terminate(proc)
-        raise
-    return started_process(state_dir, "nomad", nomad.address, proc, stop_timeout=30)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,3 +203,32 @@ def started_process(
         pidfile(state_dir, name).unlink(missing_ok=True)
 
     return Running(name, url, started_here=True, _stop=stop)
+
+
+def launch(
+    name: str,
+    argv: Sequence[str],
+    *,
+    state_dir: Path,
+    url: str,
+    ready: Callable[[], bool],
+    environ: Mapping[str, str],
+    timeout: float,
+    log_name: str | None = None,
+    what: str | None = None,
+    stop_timeout: float = 15.0,
+) -> Running:
+    """Start a long-running component and wait until ``ready()``; stop it if it never is.
+
+    Output goes to ``<state>/logs/<log_name or name>.log``; a pidfile lets
+    ``python -m paastech.infra down`` stop it from another process.
+    """
+    log_path = state_dir / "logs" / f"{log_name or name}.log"
+    proc = spawn(argv, log_path, env=dict(environ))
+    write_pidfile(state_dir, name, proc.pid)
+    try:
+        wait_until(ready, what=what or name, timeout=timeout, log_path=log_path, proc=proc)
+    except ProvisionError:
+        terminate(proc)
+        raise
+    return started_process(state_dir, name, url, proc, stop_timeout=stop_timeout)

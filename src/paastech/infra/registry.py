@@ -14,13 +14,9 @@ from paastech.errors import ProvisionError
 from paastech.infra.process import (
     Running,
     http_ok,
+    launch,
     port_open,
-    spawn,
-    started_process,
-    terminate,
-    wait_until,
     which,
-    write_pidfile,
 )
 from paastech.settings import RegistrySettings
 
@@ -75,14 +71,12 @@ def ensure_registry(
     config_path = state_dir / "registry" / "config.yml"
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(registry_config(state_dir, registry.address))
-    log_path = state_dir / "logs" / "registry.log"
-    proc = spawn([binary, "serve", str(config_path)], log_path, env=dict(environ))
-    write_pidfile(state_dir, "registry", proc.pid)
-    try:
-        wait_until(
-            lambda: http_ok(ready), what="registry", timeout=timeout, log_path=log_path, proc=proc
-        )
-    except ProvisionError:
-        terminate(proc)
-        raise
-    return started_process(state_dir, "registry", url, proc)
+    return launch(
+        "registry",
+        [binary, "serve", str(config_path)],
+        state_dir=state_dir,
+        url=url,
+        ready=lambda: http_ok(ready),
+        environ=environ,
+        timeout=timeout,
+    )
