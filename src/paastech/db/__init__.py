@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from importlib import resources
+from typing import Any
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
@@ -41,11 +42,16 @@ def make_engine(db: DbSettings) -> PostgresEngine:
 
 
 @contextlib.asynccontextmanager
-async def connected(db: DbSettings) -> AsyncIterator[PostgresEngine]:
-    """Connect the tables to the database with a pool for the block's duration."""
+async def connected(db: DbSettings, **pool_options: Any) -> AsyncIterator[PostgresEngine]:
+    """Connect the tables to the database with a pool for the block's duration.
+
+    ``pool_options`` go to asyncpg's ``create_pool`` (e.g. ``reset=``).
+    """
     engine = make_engine(db)
     with map_db_errors():
-        await engine.start_connection_pool(min_size=db.pool_min, max_size=db.pool_max)
+        await engine.start_connection_pool(
+            min_size=db.pool_min, max_size=db.pool_max, **pool_options
+        )
     try:
         yield engine
     finally:

@@ -27,7 +27,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 import paastech
 from paastech.crypto import EnvCipher
-from paastech.db import make_engine, map_db_errors
+from paastech.db import connected
 from paastech.errors import BackendUnavailable
 from paastech.gateway.auth import Caller, TokenCache, authenticate
 from paastech.gateway.errors import EXCEPTION_HANDLERS
@@ -157,18 +157,10 @@ class GatewayCore(InitPluginProtocol):
 
     @contextlib.asynccontextmanager
     async def _database(self, app: Litestar) -> AsyncIterator[None]:
-        # As paastech.db.connected, with a lighter pool reset (see _rollback_if_open).
+        # A lighter pool reset than asyncpg's (see _rollback_if_open).
         db = self.settings.db
-        engine = make_engine(db)
-        with map_db_errors():
-            await engine.start_connection_pool(
-                min_size=db.pool_min, max_size=db.pool_max, reset=_rollback_if_open
-            )
-        try:
-            async with hot_reads(db):
-                yield
-        finally:
-            await engine.close_connection_pool()
+        async with connected(db, reset=_rollback_if_open), hot_reads(db):
+            yield
 
 
 async def _rollback_if_open(conn: asyncpg.Connection) -> None:
