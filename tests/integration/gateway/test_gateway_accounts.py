@@ -90,6 +90,20 @@ async def test_missing_and_bad_tokens_are_401(api: httpx.AsyncClient) -> None:
         assert r.json()["status"] == 401
 
 
+async def test_bearer_scheme_and_header_name_are_case_insensitive(
+    api: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    """HTTP header names and the auth scheme are case-insensitive: any spelling works."""
+    token = alice["Authorization"].split(" ", 1)[1]
+    for headers in (
+        {"authorization": f"bearer {token}"},
+        {"AUTHORIZATION": f"BEARER {token}"},
+        {"Authorization": f"Bearer   {token}  "},
+    ):
+        assert (await api.get("/api/v1/projects", headers=headers)).status_code == 200
+        assert (await api.get("/api/v1/me", headers=headers)).status_code == 200
+
+
 async def test_api_tokens_create_list_revoke(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
     """An API token is shown once, works, is listed without its secret, and dies on revoke."""
     r = await api.post("/api/v1/tokens", json={"name": "ci", "expires_in_days": 30}, headers=alice)

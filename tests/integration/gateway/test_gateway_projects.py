@@ -68,6 +68,33 @@ async def test_project_list_matches_show_on_whole_seconds(
     assert listed["created_at"] == "2026-01-02T03:04:05Z"
 
 
+async def test_project_list_spells_timestamps_in_utc(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+) -> None:
+    """A fraction with trailing zeros and an offset elsewhere read the same in both paths."""
+    await create(api, alice, "zoned")
+    await sql(
+        settings,
+        "UPDATE projects SET created_at = '2026-01-02T03:04:05.12+02:00',"
+        " updated_at = '2026-12-31T23:59:59.000001-05:00'",
+    )
+    [listed] = (await api.get(f"{V1}/projects", headers=alice)).json()
+    one = (await api.get(f"{V1}/projects/zoned", headers=alice)).json()
+    assert listed == one
+    assert listed["created_at"] == "2026-01-02T01:04:05.120000Z"
+    assert listed["updated_at"] == "2027-01-01T04:59:59.000001Z"
+
+
+async def test_project_list_is_plain_json(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
+    """The list answers application/json with an exact Content-Length, also when empty."""
+    empty = await api.get(f"{V1}/projects", headers=alice)
+    assert (empty.status_code, empty.json()) == (200, [])
+    await create(api, alice, "sized")
+    r = await api.get(f"{V1}/projects", headers=alice)
+    assert r.headers["content-type"] == "application/json"
+    assert int(r.headers["content-length"]) == len(r.content)
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [

@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Response, Router, delete, get, patch, post
+from litestar import Router, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from paastech.db.tables import Project, Release
 from paastech.errors import Conflict, InvalidInput
@@ -25,27 +27,66 @@ from paastech.services import Services
 from paastech.settings import AppsSettings, Settings
 
 _TAKEN = "a project with this name exists"
-# The hot read path (see tests/bench/gateway_bench.py): PostgreSQL formats the two URLs and
-# the rows, in ProjectOut's field order, are encoded straight to JSON — no per-row Struct.
-# test_project_list_matches_show pins that both paths give the same objects.
-_LIST_SQL = (
-    "SELECT name, kind, format($2, name) AS git_url, format($3, name) AS url, status,"
-    " current_release, instances, cpu, memory, idle_timeout, scale_to_zero, created_at,"
-    " updated_at FROM projects WHERE client = $1 ORDER BY name"
+# The hot read path (see tests/bench/gateway_bench.py). PostgreSQL formats the two URLs and
+# spells the timestamps as msgspec does (RFC 3339 in UTC with "Z", six fraction digits
+# unless the second is whole): turning 40 timestamps into datetimes and back was a fifth of
+# the request. The rows, in ProjectOut's field order, are encoded straight to JSON — no
+# per-row Struct. test_project_list_matches_show* pin that both paths give the same objects.
+_RFC3339 = (
+    "CASE WHEN date_trunc('second', {0}) = {0}"
+    " THEN to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    " ELSE to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+)
+_LIST_SQL = (  # built from constants only: values are $n parameters
+    "SELECT name, kind, format($2, name) AS git_url, format($3, name) AS url, status,"  # noqa: S608
+    " current_release, instances, cpu, memory, idle_timeout, scale_to_zero,"
+    f" {_RFC3339.format('created_at')}, {_RFC3339.format('updated_at')}"
+    " FROM projects WHERE client = $1 ORDER BY name"
 )
 _LIST_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(ProjectOut))  # = SELECT order
 _encode = msgspec.json.Encoder().encode
 
 
-@get(responses=responses(401), summary="The caller's projects")
+@get(
+    responses={
+        200: ResponseSpec(
+            data_container=list[ProjectOut],
+            description="The caller's projects",
+            generate_examples=False,
+        ),
+        **responses(401),
+    },
+    summary="The caller's projects",
+)
 async def list_projects(
     caller: NamedDependency[Caller], settings: NamedDependency[Settings]
-) -> Response[list[ProjectOut]]:
+) -> ASGIApp:
     git_format, url_format = sql_url_formats(settings)
     rows = await fetch(_LIST_SQL, caller.client_id, git_format, url_format)
     # zip with constant keys: half the cost of dict(Record), which goes key by key.
     body = _encode([dict(zip(_LIST_KEYS, row, strict=True)) for row in rows])
-    return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
+    return _JsonBody(body)
+
+
+class _JsonBody:
+    """A 200 with an already encoded JSON body, as the ASGI app Litestar sends.
+
+    Litestar's Response and ASGIResponse build a header mapping per request; on the project
+    list that cost as much as encoding the twenty rows.
+    """
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(self.body)),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 @post(
