@@ -5,8 +5,9 @@ loads ``/api/openapi.json`` from it and sends generated requests — positive an
 authenticated with a real token, with a fixed seed. Every response must be a non-5xx whose
 status, content type, headers and body are documented by the schema.
 
-The scheduler is the recording stand-in (it answers): the scheduler is another issue, and a
-reachable backend is what lets "zero 5xx" be strict here; the 503 paths are pinned by the
+Repositories are real (pygit2 bare repos in a temporary directory). The scheduler is the
+recording stand-in (it answers): Nomad cannot run on this host, and a reachable backend is
+what lets "zero 5xx" be strict here; the 503 paths are pinned by the
 integration tests. ``/auth/logout`` is skipped because it would revoke the run's own token.
 ``/readyz`` answers a documented 503 while Nomad, the registry or Fabio are not running, so
 for it alone the 5xx check is off (its body is still validated against the schema).
@@ -18,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +27,7 @@ import hypothesis
 import pytest
 import schemathesis
 import uvicorn
-from fakes import FakeRepoStore, RecordingScheduler
+from fakes import RecordingScheduler
 from gateway_harness import PASSWORD
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
@@ -37,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from paastech.forge.repos import GitRepoStore
 from paastech.gateway.app import create_app
 from paastech.services import Services
 from paastech.settings import Settings
@@ -55,9 +58,10 @@ CHECKS = [
 
 
 @pytest.fixture
-def live_gateway(settings: Settings, clean_db: Any) -> Iterator[str]:
+def live_gateway(settings: Settings, clean_db: Any, tmp_path: Path) -> Iterator[str]:
     """The gateway under uvicorn on an ephemeral loopback port; yields its base URL."""
-    app = create_app(settings, Services(repos=FakeRepoStore(), scheduler=RecordingScheduler()))
+    repos = GitRepoStore(tmp_path / "repos")  # real bare repositories, as the server wires
+    app = create_app(settings, Services(repos=repos, scheduler=RecordingScheduler()))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False
     )
