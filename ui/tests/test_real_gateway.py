@@ -82,14 +82,19 @@ async def signup(user: User) -> str:
     return email
 
 
+async def submit_new_project(user: User, name: str) -> None:
+    """Fill in the new-project form with ``name`` and submit it."""
+    await user.open("/new")
+    user.find(marker="project-name").type(name)
+    user.find(marker="create-project").click()
+
+
 async def test_signup_create_and_list(dashboard: Dashboard) -> None:
     """Signing up, creating a project and listing it work against the real gateway."""
     async with dashboard() as user:
         await signup(user)
         name = unique("web")
-        await user.open("/new")
-        user.find(marker="project-name").type(name)
-        user.find(marker="create-project").click()
+        await submit_new_project(user, name)
         await user.should_see("git remote add paastech ssh://git@", retries=50)
         await user.open("/")
         await user.should_see(marker=f"project-{name}")
@@ -100,9 +105,7 @@ async def test_real_422_is_marked_on_the_name(dashboard: Dashboard) -> None:
     """The real gateway's 422 for a bad project name lands on the name field."""
     async with dashboard() as user:
         await signup(user)
-        await user.open("/new")
-        user.find(marker="project-name").type("Bad_Name")
-        user.find(marker="create-project").click()
+        await submit_new_project(user, "Bad_Name")
         await eventually(lambda: field_error(user, "project-name"))
 
 
@@ -111,9 +114,7 @@ async def test_env_masked_then_revealed(dashboard: Dashboard) -> None:
     async with dashboard() as user:
         await signup(user)
         name = unique("env")
-        await user.open("/new")
-        user.find(marker="project-name").type(name)
-        user.find(marker="create-project").click()
+        await submit_new_project(user, name)
         await user.should_see(marker="logs-load", retries=50)
         user.find(marker="env-new-key").type("GREETING")
         user.find(marker="env-new-value").type("hello-secret")
@@ -156,9 +157,7 @@ async def test_scheduler_routes_show_the_banner(dashboard: Dashboard) -> None:
     async with dashboard() as user:
         await signup(user)
         name = unique("nomad")
-        await user.open("/new")
-        user.find(marker="project-name").type(name)
-        user.find(marker="create-project").click()
+        await submit_new_project(user, name)
         await user.should_see(marker="project-title", retries=50)
         await user.open(f"/projects/{name}")
         await user.should_see("Backend unavailable", retries=50)

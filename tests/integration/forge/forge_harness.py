@@ -183,7 +183,21 @@ async def commit(user: User, folder: Path, files: dict[str, str], message: str) 
     assert (await user.git("add", "-A", cwd=folder)).status == 0
     done = await user.git("commit", "-q", "-m", message, cwd=folder)
     assert done.status == 0, done.stderr
-    return (await user.git("rev-parse", "HEAD", cwd=folder)).stdout.strip()
+    return await head_of(user, folder)
+
+
+async def head_of(user: User, folder: Path) -> str:
+    """The sha of HEAD in the local repository ``folder``."""
+    done = await user.git("rev-parse", "HEAD", cwd=folder)
+    assert done.status == 0, done.stderr
+    return done.stdout.strip()
+
+
+async def remote_head(user: User, project: str, ref: str = "refs/heads/main") -> str:
+    """The sha the forge holds for ``ref`` of ``project`` (over ssh); "" when it has none."""
+    listed = await user.git("ls-remote", user.remote(project), ref)
+    assert listed.status == 0, listed.stderr
+    return listed.stdout.split()[0] if listed.stdout.strip() else ""
 
 
 StartForge = Callable[..., Coroutine[Any, Any, Forge]]

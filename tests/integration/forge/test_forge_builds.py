@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from forge_harness import StartForge, commit, new_worktree
+from forge_harness import StartForge, commit, head_of, new_worktree
 
 from paastech.db.tables import Build
 from paastech.errors import BuildFailed
@@ -50,7 +50,7 @@ async def test_a_successful_build_records_image_digest_and_log(
     user = await forge.user()
     project_id = await forge.project(user, "shiny")
     work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
-    sha = (await user.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+    sha = await head_of(user, work)
 
     pushed = await user.git("push", user.remote("shiny"), "main", cwd=work)
 

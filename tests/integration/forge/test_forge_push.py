@@ -7,7 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
-from forge_harness import Forge, StartForge, commit, new_worktree, run
+from forge_harness import (
+    Forge,
+    StartForge,
+    commit,
+    head_of,
+    new_worktree,
+    remote_head,
+    run,
+)
 
 from paastech.db.tables import Build
 from paastech.forge.builds import NOMAD_MISSING
@@ -39,7 +47,7 @@ async def test_push_to_main_records_a_build_and_shows_the_honest_failure(
     user = await forge.user()
     project_id = await forge.project(user, "web")
     work = await new_worktree(user, tmp_path / "w", {"index.html": "<h1>hi</h1>\n"})
-    sha = (await user.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+    sha = await head_of(user, work)
 
     pushed = await user.git("push", user.remote("web"), "main", cwd=work)
 
@@ -53,8 +61,7 @@ async def test_push_to_main_records_a_build_and_shows_the_honest_failure(
         (1, "failed", sha, NOMAD_MISSING)
     ]
     assert "Building web" in builds[0]["log"]
-    remote_head = await user.git("ls-remote", user.remote("web"), "refs/heads/main")
-    assert remote_head.stdout.split()[0] == sha
+    assert await remote_head(user, "web") == sha
 
 
 async def test_non_fast_forward_push_is_refused_as_git_refuses_it(
@@ -73,8 +80,7 @@ async def test_non_fast_forward_push_is_refused_as_git_refuses_it(
 
     assert refused.status != 0
     assert "! [rejected]        main -> main (fetch first)" in refused.stderr
-    head = await user.git("ls-remote", user.remote("shared"), "refs/heads/main")
-    assert head.stdout.split()[0] == ahead
+    assert await remote_head(user, "shared") == ahead
 
 
 async def test_push_to_another_branch_is_stored_and_not_deployed(
@@ -84,7 +90,7 @@ async def test_push_to_another_branch_is_stored_and_not_deployed(
     user = await forge.user()
     project_id = await forge.project(user, "feature-app")
     work = await new_worktree(user, tmp_path / "w", {"index.html": "x\n"})
-    sha = (await user.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+    sha = await head_of(user, work)
 
     pushed = await user.git("push", user.remote("feature-app"), "main:topic", cwd=work)
 
@@ -151,9 +157,8 @@ async def test_ten_concurrent_pushes_to_ten_projects_are_all_stored_and_recorded
 
     for name, result in zip(names, results, strict=True):
         assert f"Building {name} (main" in result.stderr, result.stderr
-        sha = (await user.git("rev-parse", "HEAD", cwd=works[name])).stdout.strip()
-        stored = await user.git("ls-remote", user.remote(name), "refs/heads/main")
-        assert stored.stdout.split()[0] == sha
+        sha = await head_of(user, works[name])
+        assert await remote_head(user, name) == sha
         rows = await Build.select(Build.number, Build.commit_sha).where(
             Build.project == user.projects[name]
         )
@@ -237,6 +242,6 @@ async def test_simultaneous_pushes_to_one_project_are_both_applied(
     assert [r.status for r in results] == [0, 0], [r.stderr for r in results]
     refs = (await user.git("ls-remote", user.remote("racy"))).stdout
     for work, branch in ((one, "one"), (two, "two")):
-        sha = (await user.git("rev-parse", "HEAD", cwd=work)).stdout.strip()
+        sha = await head_of(user, work)
         assert f"{sha}\trefs/heads/{branch}" in refs
         assert any(f"branch {branch} stored at {sha[:7]}" in r.stderr for r in results)

@@ -14,24 +14,38 @@ from paastech.shim import Request
 from paastech.shim.config import ConfigError, ShimConfig, load_config
 
 
+class Held:
+    """A handler that holds each request until released, answering ``answer``.
+
+    ``entered`` is set when a request reaches it; ``release`` lets requests finish.
+    """
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def handler(self, request: Request) -> str:
+        self.entered.set()
+        self.release.wait(10)
+        return self.answer
+
+    async def wait_entered(self) -> None:
+        await asyncio.to_thread(self.entered.wait, 10)
+
+
 async def test_in_flight_and_last_request_are_reported(
     serve: Serve, client: httpx.AsyncClient
 ) -> None:
     """While a request runs in_flight is 1 and idle is 0; after it, the counters move on."""
-    entered, release = threading.Event(), threading.Event()
-
-    def handler(request: Request) -> str:
-        entered.set()
-        release.wait(10)
-        return "done"
-
-    async with serve(handler, control_port=0) as running:
+    held = Held("done")
+    async with serve(held.handler, control_port=0) as running:
         assert running.control_url is not None
         before = (await client.get(running.control_url + "/status")).json()
         pending = asyncio.create_task(client.get(running.url + "/"))
-        await asyncio.to_thread(entered.wait, 10)
+        await held.wait_entered()
         during = (await client.get(running.control_url + "/status")).json()
-        release.set()
+        held.release.set()
         assert (await pending).text == "done"
         after = (await client.get(running.control_url + "/status")).json()
 
@@ -142,24 +156,18 @@ async def test_draining_answers_in_flight_and_reports_it(
 ) -> None:
     """Once stopping, the running request still gets its answer (with Connection: close), the
     control listener reports the drain, and the service port takes no new connection."""
-    entered, release = threading.Event(), threading.Event()
-
-    def handler(request: Request) -> str:
-        entered.set()
-        release.wait(10)
-        return "finished"
-
-    async with serve(handler, control_port=0) as running:
+    held = Held("finished")
+    async with serve(held.handler, control_port=0) as running:
         assert running.control_url is not None
         pending = asyncio.create_task(client.get(running.url + "/"))
-        await asyncio.to_thread(entered.wait, 10)
+        await held.wait_entered()
         running.shim.stop()
         await asyncio.sleep(0.05)  # let the stop close the service listener
         status = (await client.get(running.control_url + "/status")).json()
         health = await client.get(running.control_url + "/healthz")
         with pytest.raises(httpx.ConnectError):
             await client.get(running.url + "/")
-        release.set()
+        held.release.set()
         response = await pending
 
     assert status["draining"] is True
@@ -173,19 +181,13 @@ async def test_drain_timeout_gives_up_on_a_stuck_request(
     serve: Serve, client: httpx.AsyncClient
 ) -> None:
     """A request still running after the drain timeout makes serve() report False (exit 1)."""
-    entered, release = threading.Event(), threading.Event()
-
-    def handler(request: Request) -> str:
-        entered.set()
-        release.wait(10)
-        return "late"
-
-    async with serve(handler, drain_timeout=0.2) as running:
+    held = Held("late")
+    async with serve(held.handler, drain_timeout=0.2) as running:
         pending = asyncio.create_task(client.get(running.url + "/"))
-        await asyncio.to_thread(entered.wait, 10)
+        await held.wait_entered()
         running.shim.stop()
         drained = await running.shim.serve()
-        release.set()
+        held.release.set()
         await pending
 
     assert drained is False
