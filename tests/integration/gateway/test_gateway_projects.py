@@ -53,36 +53,29 @@ async def test_project_list_matches_show(api: httpx.AsyncClient, alice: dict[str
         assert item == one
 
 
-async def test_project_list_matches_show_on_whole_seconds(
-    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+@pytest.mark.parametrize(
+    ("stored", "spelled"),
+    [
+        ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"),  # whole second: no fraction
+        ("2026-01-02T03:04:05.12+02:00", "2026-01-02T01:04:05.120000Z"),  # trailing zeros
+        ("2026-12-31T23:59:59.000001-05:00", "2027-01-01T04:59:59.000001Z"),  # next year in UTC
+    ],
+)
+async def test_project_list_spells_timestamps_as_show_does(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings, stored: str, spelled: str
 ) -> None:
-    """A timestamp with no fraction is spelled the same by the list and the single GET."""
-    await create(api, alice, "round")
+    """Whatever the fraction or offset stored, the list and the single GET say the same, in UTC."""
+    await create(api, alice, "stamped")
     await sql(
         settings,
-        "UPDATE projects SET created_at = '2026-01-02T03:04:05Z', updated_at = created_at",
+        "UPDATE projects SET created_at = $1::text::timestamptz,"
+        " updated_at = $1::text::timestamptz",
+        stored,
     )
     [listed] = (await api.get(f"{V1}/projects", headers=alice)).json()
-    one = (await api.get(f"{V1}/projects/round", headers=alice)).json()
+    one = (await api.get(f"{V1}/projects/stamped", headers=alice)).json()
     assert listed == one
-    assert listed["created_at"] == "2026-01-02T03:04:05Z"
-
-
-async def test_project_list_spells_timestamps_in_utc(
-    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
-) -> None:
-    """A fraction with trailing zeros and an offset elsewhere read the same in both paths."""
-    await create(api, alice, "zoned")
-    await sql(
-        settings,
-        "UPDATE projects SET created_at = '2026-01-02T03:04:05.12+02:00',"
-        " updated_at = '2026-12-31T23:59:59.000001-05:00'",
-    )
-    [listed] = (await api.get(f"{V1}/projects", headers=alice)).json()
-    one = (await api.get(f"{V1}/projects/zoned", headers=alice)).json()
-    assert listed == one
-    assert listed["created_at"] == "2026-01-02T01:04:05.120000Z"
-    assert listed["updated_at"] == "2027-01-01T04:59:59.000001Z"
+    assert listed["created_at"] == listed["updated_at"] == spelled
 
 
 async def test_project_list_is_plain_json(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
