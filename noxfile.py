@@ -48,9 +48,9 @@ def _has_tests(folder: Path) -> bool:
 
 @nox.session
 def infra(session: nox.Session) -> None:
-    """Provision only: system packages, Fabio (and an attempt at Nomad), base images."""
+    """Provision only: system packages, Fabio and Nomad (built once, cached), base images."""
     _install(session, "")
-    session.run("python", "-m", "paastech.infra", "provision", "--nomad")
+    session.run("python", "-m", "paastech.infra", "provision")
 
 
 @nox.session

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+from paastech.errors import PaasTechError
+from paastech.infra import nomad as nomad_infra
+from paastech.infra.process import Running, stop_pidfile
+from paastech.settings import load_settings
 
 
 def require(component: str, reason: str) -> NoReturn:
@@ -14,3 +22,59 @@ def require(component: str, reason: str) -> NoReturn:
     turn a broken machine into a green run.
     """
     pytest.fail(f"{component} unavailable: {reason}")
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """The authenticated image registry: where it is and the platform's credentials."""
+
+    address: str
+    username: str
+    password: str
+    docker_config: Path
+    """A ``DOCKER_CONFIG`` directory whose config.json logs the docker CLI in."""
+
+    def docker_env(self) -> dict[str, str]:
+        """The environment for a docker CLI that pushes and pulls as the platform."""
+        return {**os.environ, "DOCKER_CONFIG": str(self.docker_config)}
+
+
+@dataclass
+class NomadAgent:
+    """The Nomad v1.6.5 dev agent (ACLs on) and its management token."""
+
+    address: str
+    token: str
+    state_dir: Path
+    docker_auth: Path
+    _running: Running | None = field(default=None, repr=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Nomad-Token": self.token}
+
+    def start(self) -> None:
+        """Make sure the agent answers (starting it again after :meth:`stop`)."""
+        settings = load_settings(dict(os.environ)).nomad
+        try:
+            running = nomad_infra.ensure_nomad_agent(
+                self.state_dir, settings, dict(os.environ), docker_auth=self.docker_auth
+            )
+        except PaasTechError as exc:
+            require("nomad", str(exc))
+        if running.started_here:
+            self._running = running
+
+    def stop_if_started_here(self) -> None:
+        """Stop the agent when this test session started it (the session's cleanup)."""
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+
+    def stop(self) -> None:
+        """Stop the agent, whoever started it (its jobs are gone: it is a ``-dev`` agent)."""
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+        else:
+            stop_pidfile(self.state_dir, "nomad", timeout=30)

@@ -14,16 +14,17 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import pytest
-from components import require
+from components import NomadAgent, RegistryAuth, require
 
 from paastech import db as dbmod
 from paastech.db.tables import TABLES
 from paastech.errors import PaasTechError
+from paastech.infra import nomad as nomad_infra
+from paastech.infra import registry as registry_infra
 from paastech.infra.binaries import ensure_fabio_binary
 from paastech.infra.docker import ensure_docker
 from paastech.infra.images import ensure_images
 from paastech.infra.postgres import ensure_postgres, password_file
-from paastech.infra.registry import ensure_registry
 from paastech.settings import DbSettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,15 +132,40 @@ def base_images(docker_daemon: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def image_registry(state_dir: Path) -> Iterator[str]:
-    """The image registry (127.0.0.1:5000 by default, started if needed): its host:port."""
-    address = load_settings(dict(os.environ)).registry
+def registry_auth(state_dir: Path) -> Iterator[RegistryAuth]:
+    """The image registry (127.0.0.1:5000 by default, started if needed), htpasswd auth on."""
+    settings = load_settings(dict(os.environ)).registry
     try:
-        running = ensure_registry(state_dir, address, dict(os.environ))
+        running = registry_infra.ensure_registry(state_dir, settings, dict(os.environ))
     except PaasTechError as exc:
         require("registry", str(exc))
-    yield address.address
+    user, password = registry_infra.credentials(state_dir, settings)
+    config = registry_infra.docker_auth_path(state_dir)
+    yield RegistryAuth(settings.address, user, password, config.parent)
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def image_registry(registry_auth: RegistryAuth) -> str:
+    """The registry's host:port (push and pull with ``registry_auth.docker_env()``)."""
+    return registry_auth.address
+
+
+@pytest.fixture(scope="session")
+def nomad_agent(
+    state_dir: Path, docker_daemon: str, registry_auth: RegistryAuth
+) -> Iterator[NomadAgent]:
+    """``nomad agent -dev`` on 127.0.0.1:4646 with ACLs, docker and raw_exec (started if
+    needed; the binary is found or built from ../shared/nomad once and cached)."""
+    agent = NomadAgent(
+        load_settings(dict(os.environ)).nomad.address,
+        nomad_infra.management_token(state_dir),
+        state_dir,
+        registry_infra.docker_auth_path(state_dir),
+    )
+    agent.start()
+    yield agent
+    agent.stop_if_started_here()
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,17 @@
 
 Each check is one cheap request with a short timeout; :func:`readiness` runs them all
 concurrently, so ``/readyz`` answers within one timeout even when everything is down.
-Reasons say what failed (refused, timed out, status N) and never carry credentials.
+Reasons are short words a person can act on (refused, timed out, status N, unauthorized) and
+never carry exception text or credentials. :class:`ReadinessCache` answers the anonymous
+``/readyz`` from a result a few seconds old, so hammering it costs one round of probes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -29,17 +32,27 @@ class Status:
     reason: str = ""
 
 
+# First match wins: the most specific kinds come first.
+_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((TimeoutError, httpx.TimeoutException), "timed out"),
+    ((httpx.ConnectError, ConnectionRefusedError), "connection refused"),
+    (FileNotFoundError, "socket not found"),
+    (PermissionError, "permission denied"),
+    (
+        (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError),
+        "authentication failed",
+    ),
+    (asyncpg.PostgresError, "database error"),
+    (httpx.HTTPError, "request failed"),
+)
+
+
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError | ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, FileNotFoundError):
-        return "socket not found"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """A short reason for ``exc``, never its text (which may carry hosts or credentials)."""
+    for kinds, reason in _REASONS:
+        if isinstance(exc, kinds):
+            return reason
+    return "unreachable"
 
 
 async def check_postgres(db: DbSettings, wait_seconds: float = DEFAULT_TIMEOUT) -> Status:
@@ -72,6 +85,8 @@ async def check_http(
     except (httpx.HTTPError, OSError) as exc:
         return Status(False, _describe(exc))
     if response.status_code not in ok_statuses:
+        if response.status_code in {401, 403}:
+            return Status(False, f"unauthorized (status {response.status_code})")
         return Status(False, f"status {response.status_code}")
     return Status(True)
 
@@ -110,3 +125,25 @@ async def readiness(
     named = checks(settings, docker_socket, wait_seconds)
     results = await asyncio.gather(*(check() for check in named.values()))
     return dict(zip(named, results, strict=True))
+
+
+@dataclass
+class ReadinessCache:
+    """Readiness at most ``ttl`` seconds old; concurrent callers share one round of probes."""
+
+    settings: Settings
+    ttl: float = 2.0
+    docker_socket: str = DOCKER_SOCKET
+    _result: dict[str, Status] | None = field(default=None, init=False)
+    _at: float = field(default=0.0, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    async def get(self) -> dict[str, Status]:
+        """The cached result, or a fresh one when it is older than ``ttl``."""
+        if self._result is not None and time.monotonic() - self._at < self.ttl:
+            return self._result
+        async with self._lock:
+            if self._result is None or time.monotonic() - self._at >= self.ttl:
+                self._result = await readiness(self.settings, self.docker_socket)
+                self._at = time.monotonic()
+            return self._result

@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
 from msgspec import Meta
@@ -35,13 +36,24 @@ class DbSettings(_Section, frozen=True):
     password: Annotated[str, Meta(description="Database password (prefer password_file).")] = ""
     password_file: Annotated[str, Meta(description="File holding the password.")] = ""
     database: Annotated[str, Meta(description="Database name.")] = "paastech"
+    migrate_user: Annotated[
+        str, Meta(description="Role owning the schema, used by migrate only; empty: user.")
+    ] = ""
+    migrate_password: Annotated[str, Meta(description="Its password (prefer the file).")] = ""
+    migrate_password_file: Annotated[str, Meta(description="File holding that password.")] = ""
     pool_min: Annotated[int, Meta(ge=1, description="Minimum pooled connections.")] = 2
     pool_max: Annotated[int, Meta(ge=1, description="Maximum pooled connections.")] = 10
 
     def dsn(self, database: str | None = None) -> str:
         """The asyncpg DSN for this database (or another one on the same server)."""
-        auth = self.user if not self.password else f"{self.user}:{self.password}"
+        auth = self.user if not self.password else f"{self.user}:{quote(self.password, safe='')}"
         return f"postgresql://{auth}@{self.host}:{self.port}/{database or self.database}"
+
+    def owner(self) -> DbSettings:
+        """These settings as the schema owner (``migrate_user``), or unchanged without one."""
+        if not self.migrate_user:
+            return self
+        return msgspec.structs.replace(self, user=self.migrate_user, password=self.migrate_password)
 
 
 class GatewaySettings(_Section, frozen=True):
@@ -84,6 +96,13 @@ class NomadSettings(_Section, frozen=True):
     token: Annotated[str, Meta(description="ACL token (prefer token_file).")] = ""
     token_file: Annotated[str, Meta(description="File holding the ACL token.")] = ""
     version: Annotated[str, Meta(description="Nomad version provisioned in dev.")] = "1.6.5"
+    source_tarball: Annotated[
+        str,
+        Meta(
+            description="Nomad's source tarball (SHA256SUMS beside it), relative to the "
+            "repository root; empty: ../shared/nomad/nomad-1.6.5-src.tar.xz."
+        ),
+    ] = ""
 
 
 class FabioSettings(_Section, frozen=True):
@@ -95,13 +114,22 @@ class FabioSettings(_Section, frozen=True):
     )
     route_feed_port: Annotated[int, Meta(ge=0, le=65535, description="Route feed port.")] = 8001
     route_feed_secret: Annotated[
-        str, Meta(description="Query secret Fabio sends to the route feed.")
+        str, Meta(description="Query secret Fabio sends to the route feed (required).")
+    ] = ""
+    route_feed_secret_file: Annotated[
+        str, Meta(description="File holding that secret; generated in dev when missing.")
     ] = ""
     poll_interval: Annotated[str, Meta(description="How often Fabio polls the feed.")] = "1s"
+    feed_timeout: Annotated[str, Meta(description="Fabio's timeout for one poll.")] = "1s"
 
 
 class RegistrySettings(_Section, frozen=True):
     address: Annotated[str, Meta(description="host:port of the image registry.")] = "127.0.0.1:5000"
+    username: Annotated[str, Meta(description="Registry user (htpasswd auth).")] = "paastech"
+    password: Annotated[str, Meta(description="Registry password (prefer password_file).")] = ""
+    password_file: Annotated[
+        str, Meta(description="File holding it; generated in dev when missing.")
+    ] = ""
 
 
 class BuildSettings(_Section, frozen=True):
@@ -168,7 +196,14 @@ class Settings(_Section, frozen=True):
 
 
 _SECTIONS = {f.name for f in msgspec.structs.fields(Settings) if f.name != "state_dir"}
-_FILE_SECRETS = {("db", "password"), ("nomad", "token"), ("secrets", "env_key")}
+_FILE_SECRETS = {
+    ("db", "password"),
+    ("db", "migrate_password"),
+    ("nomad", "token"),
+    ("registry", "password"),
+    ("fabio", "route_feed_secret"),
+    ("secrets", "env_key"),
+}
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from paastech.infra.postgres import APP_ROLE, app_password_file
 from paastech.settings import DbSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,9 +89,12 @@ def start_platform(
         "PAASTECH_STATE_DIR": str(state_dir),
         "PAASTECH_DB__HOST": db.host,
         "PAASTECH_DB__PORT": str(db.port),
-        "PAASTECH_DB__USER": db.user,
+        # As in the dev stack: the least-privilege role at run time, the owner for migrate.
+        "PAASTECH_DB__USER": APP_ROLE,
+        "PAASTECH_DB__PASSWORD_FILE": str(app_password_file(password_path.parent)),
+        "PAASTECH_DB__MIGRATE_USER": db.user,
+        "PAASTECH_DB__MIGRATE_PASSWORD_FILE": str(password_path),
         "PAASTECH_DB__DATABASE": db.database,
-        "PAASTECH_DB__PASSWORD_FILE": str(password_path),
         "PAASTECH_GATEWAY__HOST": "127.0.0.1",
         "PAASTECH_GATEWAY__PORT": str(gateway_port),
         "PAASTECH_FORGE__HOST": "127.0.0.1",
@@ -97,6 +102,7 @@ def start_platform(
         "PAASTECH_FORGE__PORT": str(forge_port),
         "PAASTECH_FABIO__ROUTE_FEED_HOST": "127.0.0.1",
         "PAASTECH_FABIO__ROUTE_FEED_PORT": str(feed_port),
+        "PAASTECH_FABIO__ROUTE_FEED_SECRET": secrets.token_urlsafe(16),
         "PAASTECH_SECRETS__ENV_KEY": Fernet.generate_key().decode(),
         "PYTHONUNBUFFERED": "1",
     }

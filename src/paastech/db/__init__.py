@@ -58,6 +58,25 @@ async def connected(db: DbSettings, **pool_options: Any) -> AsyncIterator[Postgr
         await engine.close_connection_pool()
 
 
+async def _grant_runtime(conn: asyncpg.Connection, db: DbSettings) -> None:
+    role = _quote_ident(db.user)
+    database = _quote_ident(db.database)
+    # Identifiers come from settings (an operator), quoted; never from a request.
+    sql = (
+        f"GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};"  # noqa: S608
+        f"GRANT USAGE ON SCHEMA public TO {role};"
+        f"REVOKE CREATE ON SCHEMA public FROM {role};"
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};"
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
+        f"REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM {role};"
+    )
+    await conn.execute(sql)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def migration_files() -> list[tuple[str, str]]:
     """(name, sql) of every migration shipped with the package, in order."""
     folder = resources.files("paastech.db") / "migrations"
@@ -66,13 +85,18 @@ def migration_files() -> list[tuple[str, str]]:
 
 
 async def migrate(db: DbSettings) -> list[str]:
-    """Apply pending migrations, each in its own transaction. Idempotent.
+    """Apply pending migrations as the schema owner, each in its own transaction. Idempotent.
+
+    With a ``migrate_user`` distinct from ``user``, the run-time role is then granted the
+    least it needs: read and write rows, use sequences, nothing on the schema itself (no
+    DDL, no ownership, no superuser).
 
     Returns:
         The names of the migrations applied by this call (empty when up to date).
     """
+    owner = db.owner()
     with map_db_errors():
-        conn = await asyncpg.connect(db.dsn())
+        conn = await asyncpg.connect(owner.dsn())
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         await conn.execute(
@@ -88,6 +112,8 @@ async def migrate(db: DbSettings) -> list[str]:
                 await conn.execute(sql)
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
             applied.append(name)
+        if owner.user != db.user:
+            await _grant_runtime(conn, db)
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)

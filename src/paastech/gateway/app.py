@@ -26,6 +26,7 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 import paastech
+from paastech import health as readiness_checks
 from paastech.crypto import EnvCipher
 from paastech.db import connected
 from paastech.errors import BackendUnavailable
@@ -128,6 +129,7 @@ class GatewayCore(InitPluginProtocol):
                 "services": _constant(self.services),
                 "cipher": _constant(self.cipher),
                 "cache": _constant(cache),
+                "readiness": _constant(readiness_checks.ReadinessCache(settings)),
                 "caller": Provide(caller),
             }
         )

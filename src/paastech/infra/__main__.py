@@ -1,6 +1,6 @@
 """``python -m paastech.infra provision|up|down|status|dev`` — used by nox and CI.
 
-- ``provision``: system packages, the Fabio build, the base images (Nomad with ``--nomad``).
+- ``provision``: system packages, the Fabio and Nomad builds, the base images.
 - ``up``: start components and leave them running (pids recorded under the state dir).
 - ``down``: stop what ``up`` started; data stays.
 - ``status``: which components answer.
@@ -24,16 +24,12 @@ def _say(line: str) -> None:
     print(f"[paastech.infra] {line}", flush=True)
 
 
-def provision(settings: Settings, environ: Mapping[str, str], with_nomad: bool) -> int:
-    """Install packages, build binaries, build base images; report Nomad honestly."""
+def provision(settings: Settings, environ: Mapping[str, str]) -> int:
+    """Install packages, build (or find) Fabio and Nomad, build base images."""
     installed = packages.ensure_packages()
     _say(f"system packages: {'installed ' + ' '.join(installed) if installed else 'present'}")
     _say(f"fabio: {ensure_fabio_binary(settings.fabio.version, environ)}")
-    if with_nomad:
-        try:
-            _say(f"nomad: {nomad.ensure_nomad_binary(environ, settings.nomad.version)}")
-        except PaasTechError as exc:
-            _say(f"nomad: UNAVAILABLE — {exc.message}")
+    _say(f"nomad: {nomad.ensure_nomad_binary(settings.nomad, environ, say=_say)}")
     daemon = docker.ensure_docker(settings.state_path, environ)
     try:
         for result in images.ensure_images(environ):
@@ -74,8 +70,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = dict(os.environ if environ is None else environ)
     parser = argparse.ArgumentParser(prog="python -m paastech.infra")
     sub = parser.add_subparsers(dest="command", required=True)
-    prov = sub.add_parser("provision", help="packages, Fabio build, base images")
-    prov.add_argument("--nomad", action="store_true", help="also try to build Nomad v1.6.5")
+    sub.add_parser("provision", help="packages, Fabio and Nomad builds, base images")
     start = sub.add_parser("up", help="start components and leave them running")
     start.add_argument(
         "components",
@@ -96,7 +91,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         settings = load_settings(env)
         if args.command == "provision":
-            return provision(settings, env, args.nomad)
+            return provision(settings, env)
         if args.command == "up":
             return up(settings, env, args.components, args.tolerate)
         if args.command == "down":

@@ -1,4 +1,4 @@
-"""Go programs built once per machine from the Go module proxy, cached outside the repo.
+"""Go programs built once per machine from the Go module proxy, cached outside the repo (Fabio).
 
 A binary lives at ``~/.cache/paastech/bin/<name>-<version>``: the version is in the name, so
 a version bump builds anew and an unchanged one is a lookup. Builds go through a small wrapper
@@ -74,7 +74,7 @@ class GoProgram:
 
 
 @contextmanager
-def _build_lock(name: str) -> Iterator[None]:
+def build_lock(name: str) -> Iterator[None]:
     """Serialise builds of one program across processes (dev stack and tests at once)."""
     lock_path = cache_root() / "locks" / f"{name}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +108,7 @@ def go_build(
         raise ProvisionError(
             f"cannot build {program.name} {program.version}: the go toolchain is not on PATH"
         )
-    with _build_lock(program.name):
+    with build_lock(program.name):
         if target.exists():
             return target
         work = cache_root() / "build" / f"{program.name}-{program.version}"

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from paastech.errors import ProvisionError
-from paastech.infra import packages, postgres
+from paastech.infra import fabio, nomad, packages, postgres, registry
 from paastech.infra.process import (
     Running,
     http_ok,
@@ -52,12 +52,25 @@ def _start_app(
 
 
 def app_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment for the platform's processes: the dev cluster's password file and an
-    env-encryption key file (generated once into the state dir) unless configured already."""
+    """The environment for the platform's processes, unless configured already: the
+    least-privilege database role (migrations as the cluster's owner), the Nomad management
+    token, the registry password, the route-feed secret and an env-encryption key, each a
+    0600 file in the state dir (the key is generated here once)."""
     state = settings.state_path
     env = dict(environ)
     if not (settings.db.password or settings.db.password_file):
-        env.setdefault("PAASTECH_DB__PASSWORD_FILE", str(postgres.password_file(state)))
+        env.setdefault("PAASTECH_DB__USER", postgres.APP_ROLE)
+        env.setdefault("PAASTECH_DB__PASSWORD_FILE", str(postgres.app_password_file(state)))
+        env.setdefault("PAASTECH_DB__MIGRATE_USER", settings.db.user)
+        env.setdefault("PAASTECH_DB__MIGRATE_PASSWORD_FILE", str(postgres.password_file(state)))
+    if not (settings.nomad.token or settings.nomad.token_file):
+        env.setdefault("PAASTECH_NOMAD__TOKEN_FILE", str(nomad.token_path(state)))
+    if not (settings.registry.password or settings.registry.password_file):
+        registry.credentials(state, settings.registry)
+        env.setdefault("PAASTECH_REGISTRY__PASSWORD_FILE", str(registry.password_path(state)))
+    if not (settings.fabio.route_feed_secret or settings.fabio.route_feed_secret_file):
+        fabio.feed_secret(state, settings.fabio)
+        env.setdefault("PAASTECH_FABIO__ROUTE_FEED_SECRET_FILE", str(fabio.secret_path(state)))
     if not (settings.secrets.env_key or settings.secrets.env_key_file):
         key_file = state / "env.key"
         if not key_file.exists():
@@ -182,13 +195,7 @@ def run_dev(settings: Settings, environ: Mapping[str, str], say: Say = print) ->
         installed = packages.ensure_packages()
         if installed:
             say(f"installed system packages: {' '.join(installed)}")
-        running = bring_up(settings, environ, tolerate=("nomad",), progress=say)
-        nomad = next(r for r in running if r.name == "nomad")
-        if not nomad.ok:
-            say(
-                "Nomad is UNAVAILABLE: deploys and builds cannot run; "
-                "everything else is coming up. Reason:\n" + nomad.problem
-            )
+        running = bring_up(settings, environ, progress=say)
         running += _platform(settings, app_environ(settings, environ), say)
         say(banner(settings, running))
         while not stop_event.wait(1.0):

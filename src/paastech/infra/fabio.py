@@ -6,6 +6,8 @@ There is no Consul in the dev stack: Fabio polls ``GET <feed>/routes`` (a JSON l
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,32 @@ from paastech.settings import FabioSettings
 ROUTE_FEED_PATH = "routes"
 
 
-def properties(fabio: FabioSettings) -> str:
-    """Fabio's properties file for these settings (names as in Fabio's fabio.properties)."""
+def secret_path(state_dir: Path) -> Path:
+    """The route feed's generated secret in the dev profile (0600)."""
+    return state_dir / "fabio" / "feed.secret"
+
+
+def feed_secret(state_dir: Path, fabio: FabioSettings) -> str:
+    """The configured feed secret, else the state dir's, generated once: never none."""
+    if fabio.route_feed_secret:
+        return fabio.route_feed_secret
+    path = secret_path(state_dir)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
+def properties(fabio: FabioSettings, secret: str) -> str:
+    """Fabio's properties file for these settings (names as in Fabio's fabio.properties).
+
+    Poll interval and timeout are always written out: Fabio releases before v1.7.3 read
+    their defaults as nanoseconds.
+    """
+    if not secret:
+        raise ProvisionError("fabio: the route feed needs a secret (fabio.route_feed_secret)")
     lines = [
         f"proxy.addr = {fabio.proxy_addr}",
         f"ui.addr = {fabio.ui_addr}",
@@ -34,10 +60,9 @@ def properties(fabio: FabioSettings) -> str:
         # Fabio builds scheme://host/path itself: the path takes no leading slash.
         f"registry.custom.path = {ROUTE_FEED_PATH}",
         f"registry.custom.pollinterval = {fabio.poll_interval}",
-        "registry.custom.timeout = 2s",
+        f"registry.custom.timeout = {fabio.feed_timeout}",
+        f"registry.custom.queryparams = secret={secret}",
     ]
-    if fabio.route_feed_secret:
-        lines.append(f"registry.custom.queryparams = secret={fabio.route_feed_secret}")
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +127,8 @@ def ensure_fabio(
     binary = ensure_fabio_binary(fabio.version, environ)
     config_path = state_dir / name / "fabio.properties"
     config_path.parent.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(properties(fabio))
+    config_path.write_text(properties(fabio, feed_secret(state_dir, fabio)))
+    config_path.chmod(0o600)
     return launch(
         name,
         [str(binary), "-cfg", str(config_path)],

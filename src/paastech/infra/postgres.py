@@ -22,9 +22,27 @@ def _pg(tool: str) -> str:
     return found
 
 
+APP_ROLE = "paastech_app"
+"""The least-privilege role the platform's processes connect as (no superuser at run time)."""
+
+
 def password_file(state_dir: Path) -> Path:
     """Where the generated superuser password of the dev cluster is kept."""
     return state_dir / "postgres.password"
+
+
+def app_password_file(state_dir: Path) -> Path:
+    """Where the generated password of :data:`APP_ROLE` is kept (0600)."""
+    return state_dir / "postgres.app.password"
+
+
+def _generated(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 def _chown_tree(path: Path) -> None:
@@ -47,13 +65,13 @@ def ensure_postgres(state_dir: Path, db: DbSettings, timeout: float = 60.0) -> R
     log_path = state_dir / "logs" / "postgres.log"
     pw_file = password_file(state_dir)
     if port_open(db.host, db.port):
+        if (run_dir / f".s.PGSQL.{db.port}").exists():
+            _ensure_app_role(state_dir, run_dir, db)
         return Running("postgres", db.dsn(), started_here=False)
 
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    if not pw_file.exists():
-        pw_file.write_text(secrets.token_urlsafe(24))
-        pw_file.chmod(0o600)
+    _generated(pw_file)
     if not (data_dir / "PG_VERSION").exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +124,7 @@ def ensure_postgres(state_dir: Path, db: DbSettings, timeout: float = 60.0) -> R
         lambda: port_open(db.host, db.port), what="postgres", timeout=timeout, log_path=log_path
     )
     _ensure_database(run_dir, db)
+    _ensure_app_role(state_dir, run_dir, db)
 
     return Running("postgres", db.dsn(), started_here=True, _stop=lambda: stop_cluster(state_dir))
 
@@ -121,8 +140,8 @@ def stop_cluster(state_dir: Path) -> None:
     )
 
 
-def _ensure_database(run_dir: Path, db: DbSettings) -> None:
-    psql = [
+def _psql(run_dir: Path, db: DbSettings) -> list[str]:
+    return [
         _pg("psql"),
         "-h",
         str(run_dir),
@@ -134,6 +153,29 @@ def _ensure_database(run_dir: Path, db: DbSettings) -> None:
         "postgres",
         "-tAc",
     ]
+
+
+def _ensure_app_role(state_dir: Path, run_dir: Path, db: DbSettings) -> None:
+    """Create (once) :data:`APP_ROLE` with login, no superuser, no role or database creation;
+    its password (generated into the state dir) is set at every start."""
+    password = _generated(app_password_file(state_dir)).replace("'", "''")
+    psql = _psql(run_dir, db)
+    exists = run(
+        [*psql, f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'"],  # noqa: S608
+        user=_OWNER,
+    ).stdout.strip()
+    verb = "ALTER" if exists == "1" else "CREATE"
+    # The password is generated here (URL-safe characters), never taken from a request.
+    sql = (
+        f"{verb} ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+        f"NOBYPASSRLS PASSWORD '{password}';\n"
+    )
+    # Through stdin: a command line shows in ps and in error messages.
+    run([*psql[:-1], "-q", "-v", "ON_ERROR_STOP=1"], user=_OWNER, stdin=sql)
+
+
+def _ensure_database(run_dir: Path, db: DbSettings) -> None:
+    psql = _psql(run_dir, db)
     exists = run(
         # The name comes from settings (an operator), never from a request.
         [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{db.database}'"],  # noqa: S608

@@ -47,14 +47,25 @@ def run(
     cwd: str | Path | None = None,
     timeout: float | None = None,
     user: str | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command, capturing output; a failure raises ProvisionError with its output."""
+    """Run a command, capturing output; a failure raises ProvisionError with its output.
+
+    Secrets go through ``stdin``, never ``cmd``: the command line is quoted in errors.
+    """
     argv = list(cmd)
     if user is not None and os.geteuid() == 0:
         argv = ["runuser", "-u", user, "--", *argv]
     try:
         proc = subprocess.run(
-            argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+            input=stdin,
         )
     except FileNotFoundError as exc:
         raise ProvisionError(f"{argv[0]}: not installed") from exc

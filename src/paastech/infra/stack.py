@@ -1,9 +1,9 @@
 """The whole dev stack in dependency order: what ``nox -s dev`` and the tests bring up.
 
-Order: postgres → docker → registry → images (need docker) → fabio → nomad (needs docker).
-A component named in ``tolerate`` may fail without stopping the rest; it is then returned as
-a :class:`Running` whose ``problem`` says why (``nox -s dev`` does this for Nomad, which
-cannot be built on this machine at the moment).
+Order: postgres → docker → registry → images (need docker) → fabio → nomad (needs docker,
+and the registry's credentials to pull with). A component named in ``tolerate`` may fail
+without stopping the rest; it is then returned as a :class:`Running` whose ``problem`` says
+why.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from paastech.infra.process import Running, http_ok, port_open, stop_pidfile
 from paastech.settings import Settings
 
 COMPONENTS = ("postgres", "docker", "registry", "images", "fabio", "nomad")
-_NEEDS = {"images": ("docker",), "nomad": ("docker",)}
+_NEEDS = {"images": ("docker",), "nomad": ("docker", "registry")}
 _STARTED_MARK = "postgres.started"
 
 
@@ -66,7 +66,12 @@ _STARTERS: dict[str, Callable[[Settings, Mapping[str, str]], Running]] = {
     "registry": lambda s, env: registry.ensure_registry(s.state_path, s.registry, env),
     "images": _start_images,
     "fabio": lambda s, env: fabio.ensure_fabio(s.state_path, s.fabio, env),
-    "nomad": lambda s, env: nomad.ensure_nomad_agent(s.state_path, s.nomad, env),
+    "nomad": lambda s, env: nomad.ensure_nomad_agent(
+        s.state_path,
+        s.nomad,
+        env,
+        docker_auth=registry.write_docker_auth(s.state_path, s.registry),
+    ),
 }
 
 
@@ -140,13 +145,13 @@ def status(settings: Settings) -> dict[str, tuple[bool, str]]:
         ),
         "docker": (docker.daemon_answers(), str(docker.DOCKER_SOCKET)),
         "registry": (
-            http_ok(f"http://{settings.registry.address}/v2/"),
+            registry.answers(settings.registry.address),
             f"http://{settings.registry.address}",
         ),
         "fabio": (
             http_ok(f"http://{fab.ui_addr}/health"),
             f"proxy http://{fab.proxy_addr}, ui http://{fab.ui_addr}",
         ),
-        "nomad": (http_ok(f"{settings.nomad.address}/v1/agent/self"), settings.nomad.address),
+        "nomad": (nomad.agent_answers(settings.nomad.address), settings.nomad.address),
     }
     return checks

@@ -81,7 +81,7 @@ RouteTable = Callable[[], Awaitable[list[RouteDef]]]
 
 
 def authorized(secret: str, presented: str | None) -> bool:
-    """The feed's caller knows the secret (constant-time); no secret set means loopback only."""
+    """The feed's caller knows the secret (constant-time); with no secret set, nobody does."""
     if not secret:
-        return True
+        return False
     return presented is not None and hmac.compare_digest(secret.encode(), presented.encode())

@@ -12,6 +12,7 @@ import logging
 
 import uvicorn
 
+from paastech.errors import InvalidSettings
 from paastech.scheduler.feed import create_feed_app
 from paastech.scheduler.routes import RouteDef
 from paastech.settings import Settings
@@ -25,7 +26,16 @@ async def no_instances() -> list[RouteDef]:
 
 
 def run(settings: Settings) -> None:
-    """Serve the route feed until interrupted."""
+    """Serve the route feed until interrupted.
+
+    Raises:
+        InvalidSettings: No ``fabio.route_feed_secret``: the feed never runs unguarded.
+    """
+    if not settings.fabio.route_feed_secret:
+        raise InvalidSettings(
+            "fabio.route_feed_secret (or route_feed_secret_file) is required: the route feed "
+            "is reachable from apps on the same host and must not answer without it"
+        )
     log.warning("no orchestrator connected (Nomad unavailable): the route table is empty")
     app = create_feed_app(settings.fabio, no_instances)
     uvicorn.run(

@@ -11,9 +11,9 @@ import msgspec
 import pytest
 
 from paastech.errors import ProvisionError
-from paastech.infra import binaries, images, nomad
+from paastech.infra import binaries, images
 from paastech.infra.dev import banner, urls
-from paastech.infra.fabio import properties, route_def
+from paastech.infra.fabio import feed_secret, properties, route_def, secret_path
 from paastech.infra.process import Running, stop_pidfile
 from paastech.infra.registry import registry_config
 from paastech.infra.stack import COMPONENTS, with_dependencies
@@ -29,7 +29,7 @@ def _props(text: str) -> dict[str, str]:
 
 def test_fabio_properties_point_the_custom_backend_at_the_route_feed() -> None:
     """Fabio listens on loopback and polls http://<feed>/routes with the dev poll interval."""
-    props = _props(properties(load_settings({}).fabio))
+    props = _props(properties(load_settings({}).fabio, "s3"))
 
     assert props == {
         "proxy.addr": "127.0.0.1:9999",
@@ -39,15 +39,30 @@ def test_fabio_properties_point_the_custom_backend_at_the_route_feed() -> None:
         "registry.custom.scheme": "http",
         "registry.custom.path": "routes",
         "registry.custom.pollinterval": "1s",
-        "registry.custom.timeout": "2s",
+        "registry.custom.timeout": "1s",
+        "registry.custom.queryparams": "secret=s3",
     }
 
 
 def test_fabio_properties_carry_the_feed_secret_as_query() -> None:
-    """With a feed secret set, Fabio sends it as ?secret=… on every poll."""
-    fabio = msgspec.structs.replace(load_settings({}).fabio, route_feed_secret="abc")
+    """Fabio sends the feed secret as ?secret=… on every poll; without one it is refused."""
+    fabio = load_settings({}).fabio
 
-    assert _props(properties(fabio))["registry.custom.queryparams"] == "secret=abc"
+    assert _props(properties(fabio, "abc"))["registry.custom.queryparams"] == "secret=abc"
+    with pytest.raises(ProvisionError, match="needs a secret"):
+        properties(fabio, "")
+
+
+def test_feed_secret_is_generated_once_and_private(tmp_path: Path) -> None:
+    """With no configured secret, one is generated into the state dir (0600) and kept."""
+    fabio = load_settings({}).fabio
+    first = feed_secret(tmp_path, fabio)
+
+    assert len(first) >= 24
+    assert feed_secret(tmp_path, fabio) == first
+    assert stat.S_IMODE(secret_path(tmp_path).stat().st_mode) == 0o600
+    configured = msgspec.structs.replace(fabio, route_feed_secret="set-by-operator")
+    assert feed_secret(tmp_path, configured) == "set-by-operator"
 
 
 def test_route_def_matches_fabio_route_def_json() -> None:
@@ -74,86 +89,18 @@ def test_route_def_matches_fabio_route_def_json() -> None:
 
 def test_registry_config_listens_on_loopback_and_stores_in_state_dir(tmp_path: Path) -> None:
     """The registry binds only the configured address and keeps blobs under the state dir."""
-    text = registry_config(tmp_path, "127.0.0.1:5000")
+    text = registry_config(tmp_path, "127.0.0.1:5000", tmp_path / "htpasswd")
 
     assert "addr: 127.0.0.1:5000" in text
     assert f"rootdirectory: {tmp_path}/registry/data" in text
     assert "delete:\n    enabled: true" in text
-    assert "htpasswd" not in text
-
-
-def test_nomad_wrapper_module_pins_v165_and_its_replaces() -> None:
-    """The Nomad recipe requires exactly v1.6.5 and repeats nomad's replace directives."""
-    mod = nomad.nomad_program().go_mod()
-
-    assert "\tgithub.com/hashicorp/nomad v1.6.5\n" in mod
-    assert (
-        "github.com/hashicorp/nomad/api => github.com/hashicorp/nomad/api "
-        "v0.0.0-20231213200011-a7cfff372cd5"
-    ) in mod
-    assert "github.com/Microsoft/go-winio => github.com/endocrimes/go-winio" in mod
-    assert "github.com/hashicorp/hcl => github.com/hashicorp/hcl v1.0.1-" in mod
-
-
-def test_no_other_nomad_version_is_accepted() -> None:
-    """The platform runs Nomad v1.6.5 only: asking for any other version is refused."""
-    with pytest.raises(ProvisionError, match=r"only v1\.6\.5"):
-        nomad.nomad_program("1.6.4")
-
-
-def test_nomad_build_attempts_fall_back_to_checklinkname_and_cgo() -> None:
-    """After a plain build, the recipe retries with -checklinkname=0 and CGO off/on."""
-    labels = [(a.flags, dict(a.env)) for a in nomad.BUILD_ATTEMPTS]
-
-    assert labels == [
-        ((), {}),
-        (("-ldflags=-checklinkname=0",), {}),
-        (("-ldflags=-checklinkname=0",), {"CGO_ENABLED": "0"}),
-        (("-ldflags=-checklinkname=0",), {"CGO_ENABLED": "1"}),
-    ]
-
-
-def test_nomad_agent_config_is_loopback_with_docker_and_raw_exec(tmp_path: Path) -> None:
-    """The dev agent binds 127.0.0.1 and enables raw_exec next to the docker driver."""
-    hcl = nomad.agent_config(tmp_path)
-
-    assert 'bind_addr = "127.0.0.1"' in hcl
-    assert 'plugin "raw_exec"' in hcl
-    assert "enabled = true" in hcl
-    assert 'plugin "docker"' in hcl
+    assert f"htpasswd:\n    realm: paastech-registry\n    path: {tmp_path}/htpasswd" in text
 
 
 def _script(path: Path, body: str) -> Path:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
-
-
-def test_nomad_bin_of_another_version_is_refused(tmp_path: Path) -> None:
-    """NOMAD_BIN must report v1.6.5; anything else is an error naming what it reported."""
-    fake = _script(tmp_path / "nomad", 'echo "Nomad v1.6.4"\n')
-
-    with pytest.raises(ProvisionError, match=r"reports 1\.6\.4, need v1\.6\.5"):
-        nomad.ensure_nomad_binary({"NOMAD_BIN": str(fake), "PATH": ""})
-
-
-def test_failed_build_reports_go_output_of_every_attempt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When every go build fails, the error carries go's exact output for each attempt."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    _script(
-        bindir / "go", 'echo "403 Forbidden: This module version is not available." >&2\nexit 1\n'
-    )
-
-    with pytest.raises(ProvisionError) as info:
-        nomad.ensure_nomad_binary({"PATH": str(bindir), "HOME": str(tmp_path / "home")})
-
-    message = info.value.message
-    assert message.count("403 Forbidden: This module version is not available.") == 4
-    assert "--- go build (-checklinkname=0, CGO_ENABLED=0) exited 1" in message
 
 
 def test_cached_binary_is_reused_without_go(
@@ -200,7 +147,7 @@ def test_derived_dockerfile_builds_on_the_hashed_base() -> None:
     ("asked", "started"),
     [
         (["images"], ["docker", "images"]),
-        (["nomad"], ["docker", "nomad"]),
+        (["nomad"], ["docker", "registry", "nomad"]),
         (["fabio", "postgres"], ["postgres", "fabio"]),
         (list(COMPONENTS), list(COMPONENTS)),
     ],

@@ -57,9 +57,11 @@ def test_wire_format_is_fabio_routedef() -> None:
     }
 
 
-def test_feed_secret_is_required_when_set() -> None:
-    """Clients cannot read the route table without the secret Fabio is configured with."""
+def test_feed_secret_is_always_required() -> None:
+    """Clients cannot read the route table without the secret Fabio is configured with, and
+    a feed with no secret configured answers nobody (not even an empty guess)."""
     assert authorized("s3cret", "s3cret")
     assert not authorized("s3cret", None)
     assert not authorized("s3cret", "guess")
-    assert authorized("", None)
+    assert not authorized("", None)
+    assert not authorized("", "")

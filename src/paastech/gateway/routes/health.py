@@ -8,7 +8,6 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from paastech import health
 from paastech.gateway.schemas import ComponentOut, HealthOut, ReadyOut
-from paastech.settings import Settings
 
 _OK = HealthOut(status="ok")
 
@@ -26,8 +25,8 @@ async def healthz() -> HealthOut:
         503: ResponseSpec(data_container=ReadyOut, description="At least one component is failing")
     },
 )
-async def readyz(settings: NamedDependency[Settings]) -> Response[ReadyOut]:
-    results = await health.readiness(settings)
+async def readyz(readiness: NamedDependency[health.ReadinessCache]) -> Response[ReadyOut]:
+    results = await readiness.get()
     body = ReadyOut(
         status="ok" if all(s.ok for s in results.values()) else "failing",
         components={name: ComponentOut(ok=s.ok, reason=s.reason) for name, s in results.items()},
