@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -23,6 +24,7 @@ from paastech.db.tables import (
     Release,
     SshKey,
 )
+from paastech.infra.postgres import APP_ROLE, app_password_file
 from paastech.settings import DbSettings
 
 pytestmark = pytest.mark.integration
@@ -129,3 +131,59 @@ async def test_uniqueness_is_enforced_by_the_database(clean_db: DbSettings) -> N
         await Release(project=(await Project.objects().first()).id, version=1).save()  # type: ignore[union-attr]
         with pytest.raises(asyncpg.exceptions.UniqueViolationError):
             await Release(project=(await Project.objects().first()).id, version=1).save()  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def runtime_db(test_db: DbSettings, state_dir: Path) -> DbSettings:
+    """The platform's run-time settings: the least-privilege role, migrated by the owner."""
+    runtime = msgspec.structs.replace(
+        test_db,
+        user=APP_ROLE,
+        password=app_password_file(state_dir).read_text().strip(),
+        migrate_user=test_db.user,
+        migrate_password=test_db.password,
+    )
+    await db.migrate(runtime)
+    return runtime
+
+
+async def test_runtime_role_reads_and_writes_rows_but_nothing_more(runtime_db: DbSettings) -> None:
+    """The role the platform runs as works with rows and LISTEN/NOTIFY, and is refused
+    superuser powers, DDL, role creation and the password catalogue."""
+    conn = await asyncpg.connect(runtime_db.dsn())
+    try:
+        assert (
+            await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            is False
+        )
+        email = f"least-{uuid.uuid4().hex[:8]}@example.com"
+        await conn.execute(
+            "INSERT INTO clients (id, email, password_hash, created_at)"
+            " VALUES ($1, $2, 'x', now())",
+            uuid.uuid4(),
+            email,
+        )
+        assert await conn.fetchval("SELECT count(*) FROM clients WHERE email = $1", email) == 1
+        await conn.execute("DELETE FROM clients WHERE email = $1", email)
+        await conn.execute("LISTEN paastech_test; NOTIFY paastech_test")
+        refused = (
+            "CREATE TABLE intruder (id int)",
+            "DROP TABLE clients",
+            "ALTER TABLE clients ADD COLUMN x int",
+            "CREATE ROLE intruder LOGIN SUPERUSER",
+            "SELECT rolpassword FROM pg_authid",
+            "DELETE FROM schema_migrations",
+            "COPY clients TO PROGRAM 'true'",
+        )
+        for statement in refused:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def test_runtime_role_needs_its_password(runtime_db: DbSettings) -> None:
+    """Over TCP the role is refused without its password (scram-sha-256), as anyone is."""
+    anonymous = msgspec.structs.replace(runtime_db, password="")
+    with pytest.raises((asyncpg.InvalidPasswordError, asyncpg.ClientCannotConnectError)):
+        await asyncpg.connect(anonymous.dsn())

@@ -297,14 +297,27 @@ def management_token(state_dir: Path) -> str:
     return token
 
 
-def agent_config(state_dir: Path, docker_auth: Path | None = None) -> str:
-    """HCL for the dev agent: loopback only, ACLs on, docker with host networking, raw_exec."""
+def agent_config(
+    state_dir: Path, docker_auth: Path | None = None, ports: tuple[int, int, int] | None = None
+) -> str:
+    """HCL for the dev agent: loopback only, ACLs on, docker with host networking, raw_exec.
+
+    ``ports`` (http, rpc, serf) runs a second agent beside the main one; it then leaves
+    containers it does not know alone (they are the main agent's).
+    """
     data_dir = state_dir / "nomad" / "data"
     auth = f'\n    auth {{\n      config = "{docker_auth}"\n    }}' if docker_auth else ""
+    port_block = ""
+    dangling = ""
+    if ports:
+        port_block = (
+            f"\nports {{\n  http = {ports[0]}\n  rpc  = {ports[1]}\n  serf = {ports[2]}\n}}\n"
+        )
+        dangling = "\n      dangling_containers {\n        enabled = false\n      }"
     return f"""\
 bind_addr = "127.0.0.1"
 data_dir  = "{data_dir}"
-
+{port_block}
 advertise {{
   http = "127.0.0.1"
   rpc  = "127.0.0.1"
@@ -328,7 +341,7 @@ plugin "docker" {{
       enabled = true
     }}
     gc {{
-      image = false
+      image = false{dangling}
     }}{auth}
   }}
 }}
@@ -400,6 +413,7 @@ def ensure_nomad_agent(
     environ: Mapping[str, str],
     *,
     docker_auth: Path | None = None,
+    ports: tuple[int, int, int] | None = None,
     timeout: float = 90.0,
     say: Say = _stderr,
 ) -> Running:
@@ -417,7 +431,7 @@ def ensure_nomad_agent(
     binary = ensure_nomad_binary(nomad, environ, say)
     config_path = state_dir / "nomad" / "agent.hcl"
     config_path.parent.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(agent_config(state_dir, docker_auth))
+    config_path.write_text(agent_config(state_dir, docker_auth, ports))
     running = launch(
         "nomad",
         [str(binary), "agent", "-dev", "-bind", "127.0.0.1", "-config", str(config_path)],
