@@ -19,7 +19,7 @@ import collections
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -40,7 +40,7 @@ from paastech.forge.build_job import (
 from paastech.forge.builds import BuildRequest, BuildResult, mark_build
 from paastech.forge.nomad_api import NomadApi, is_terminal
 from paastech.forge.progress import Progress
-from paastech.settings import BuildSettings, NomadSettings
+from paastech.settings import BuildSettings, NomadSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -308,3 +308,32 @@ def _failure(run: JobRun, refusal: str) -> str:
         return f"docker push failed: {last}"
     code = "" if run.exit_code is None else f" (exit code {run.exit_code})"
     return f"the build job failed{code}: {run.event or last or 'no output'}"
+
+
+@contextlib.asynccontextmanager
+async def nomad_builder(settings: Settings, git: str) -> AsyncIterator[NomadBuilder]:
+    """A :class:`NomadBuilder` for ``settings`` with its source-URL listener running."""
+    archive = ArchiveServer(
+        git=git,
+        host=settings.forge.archive_host,
+        port=settings.forge.archive_port,
+        public_url=settings.forge.archive_public_url,
+        max_bytes=settings.build.source_max_bytes,
+        ttl_seconds=settings.build.source_url_ttl_seconds,
+    )
+    await archive.start()
+    api = NomadApi(settings.nomad)
+    try:
+        yield NomadBuilder(
+            nomad=api,
+            archive=archive,
+            registry=RegistryAccess(
+                settings.registry.address, settings.registry.username, settings.registry.password
+            ),
+            build=settings.build,
+            nomad_settings=settings.nomad,
+            host_network=settings.apps.profile == "dev",
+        )
+    finally:
+        await api.aclose()
+        await archive.close()
