@@ -318,7 +318,16 @@ class FakeGateway:
             case "GET", ["builds"]:
                 return httpx.Response(
                     200,
-                    json=[{"id": "b-1", "number": 1, "status": "succeeded", "commit_sha": "abc"}],
+                    json=[
+                        {
+                            "id": "b-2",
+                            "number": 2,
+                            "status": "queued",
+                            "commit_sha": "def",
+                            "queue_position": 3,
+                        },
+                        {"id": "b-1", "number": 1, "status": "succeeded", "commit_sha": "abc"},
+                    ],
                 )
             case "GET", ["builds", "b-1", "log"]:
                 return httpx.Response(

@@ -91,8 +91,16 @@ def test_keys_tokens_domains_audit_whoami(world: Cli) -> None:
 
 def test_builds_list(world: Cli) -> None:
     builds = _json(world, "builds", "-p", "hello")
-    assert builds[0]["id"] == "b-1"
-    assert builds[0]["status"] == "succeeded"
+    assert builds[1]["id"] == "b-1"
+    assert builds[1]["status"] == "succeeded"
+    assert (builds[0]["status"], builds[0]["queue_position"]) == ("queued", 3)
+
+
+def test_builds_table_shows_a_queued_builds_position(world: Cli) -> None:
+    """`paastech builds` says where in the queue a queued build is."""
+    result = world("builds", "-p", "hello")
+    assert result.code == 0
+    assert "queued (#3 in queue)" in result.stdout
 
 
 def test_logs_json_is_one_object_per_line(world: Cli) -> None:

@@ -86,6 +86,15 @@ class ForgeSettings(_Section, frozen=True):
         1024 * 1024 * 1024
     )
     idle_timeout_seconds: Annotated[int, Meta(ge=1, description="Idle SSH session limit.")] = 600
+    archive_host: Annotated[
+        str, Meta(description="Bind address of the one-time source URLs build jobs fetch.")
+    ] = "127.0.0.1"
+    archive_port: Annotated[
+        int, Meta(ge=0, le=65535, description="Port of the source URLs (0 picks a free one).")
+    ] = 2223
+    archive_public_url: Annotated[
+        str, Meta(description="Base URL build jobs use for it; empty: from host/port.")
+    ] = ""
 
 
 class NomadSettings(_Section, frozen=True):
@@ -133,11 +142,26 @@ class RegistrySettings(_Section, frozen=True):
 
 
 class BuildSettings(_Section, frozen=True):
-    cpu_mhz: Annotated[int, Meta(ge=100, description="CPU given to a build job.")] = 2000
+    cpu_mhz: Annotated[int, Meta(ge=100, description="CPU given to a build job.")] = 1000
     memory_mb: Annotated[int, Meta(ge=128, description="Memory given to a build job.")] = 2048
     timeout_seconds: Annotated[int, Meta(ge=10, description="A build is killed after this.")] = 900
     max_parallel: Annotated[int, Meta(ge=1, description="Builds running at once.")] = 4
     enabled: Annotated[bool, Meta(description="Build on push (off for transport benches).")] = True
+    driver: Annotated[
+        str, Meta(description="Nomad task driver of build jobs: 'raw_exec' (dev) or 'docker'.")
+    ] = "raw_exec"
+    docker_cli_image: Annotated[
+        str, Meta(description="Image with the docker CLI, curl and tar (driver 'docker').")
+    ] = "paastech/base"
+    log_max_bytes: Annotated[
+        int, Meta(ge=1024, description="Largest kept build log; the rest is cut, marked.")
+    ] = 1024 * 1024
+    source_max_bytes: Annotated[
+        int, Meta(ge=1024, description="Largest source tree a build job may download.")
+    ] = 512 * 1024 * 1024
+    source_url_ttl_seconds: Annotated[
+        int, Meta(ge=1, description="Lifetime of a build's one-time source URL.")
+    ] = 600
 
 
 class AppsSettings(_Section, frozen=True):

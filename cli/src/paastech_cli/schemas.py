@@ -118,6 +118,8 @@ class Build(Schema):
     created_at: dt.datetime | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    queue_position: int | None = None
+    """For a queued build, its place in the build queue (1 builds next)."""
 
 
 class Release(Schema):

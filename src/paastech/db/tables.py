@@ -81,6 +81,8 @@ class EnvVar(Table, tablename="env_vars"):
 
 
 class Build(Table, tablename="builds"):
+    """One image build of one commit; ``log`` only ever grows (appended in chunks)."""
+
     id = UUID(primary_key=True)
     project = ForeignKey(Project, on_delete=OnDelete.cascade)
     number = Integer()
@@ -94,6 +96,9 @@ class Build(Table, tablename="builds"):
     created_at = Timestamptz()
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
+    plan = JSONB(default={})
+    job_id = Varchar(length=100, default="")
+    job_running_at = Timestamptz(null=True, default=None)
 
 
 class Release(Table, tablename="releases"):

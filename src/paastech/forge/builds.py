@@ -161,6 +161,7 @@ async def run_build(
     progress: Progress,
     read_tree: Callable[[Path, str], SourceTree],
     timeout_seconds: float,
+    log_max_bytes: int = 1024 * 1024,
 ) -> BuildOutcome:
     """Record, detect and build one pushed commit; never raises for a failed build.
 
@@ -172,18 +173,24 @@ async def run_build(
     branch = ref.removeprefix("refs/heads/")
     await progress.step(f"Building {project} ({branch} {short_sha(commit_sha)})")
     first_line = len(progress.lines) - 1
-    if queued:
-        await progress.info(f"build #{number} queued behind the running build of {project}")
-    elif coordinator.slots.locked():
-        await progress.info(f"build #{number} waiting for a free build slot")
+    if queued or coordinator.slots.locked():
+        position = await queue_position(build_id)
+        where = f"position {position} in the build queue"
+        if queued:
+            await progress.info(
+                f"build #{number} queued behind the running build of {project} ({where})"
+            )
+        else:
+            await progress.info(f"build #{number} waiting for a free build slot ({where})")
     output_start = first_line
-    live = _LiveLog(build_id, progress, first_line)
+    live = _LiveLog(build_id, progress, first_line, log_max_bytes)
     try:
         async with live.running(), lock, coordinator.slots:
             await _mark(build_id, status="running", started_at=_now())
             await progress.info(f"build #{number}")
             tree = await asyncio.to_thread(read_tree, repo_path, commit_sha)
             plan = detect(tree)
+            await _mark(build_id, plan=plan.record())
             await progress.step(f"{plan.description} detected")
             request = BuildRequest(
                 build_id=build_id,
@@ -203,6 +210,7 @@ async def run_build(
                 raise BuildFailed(f"build timed out after {timeout_seconds:g} s") from exc
     except (BuildFailed, GitError) as exc:
         output = progress.lines[output_start:]
+        live.verdict()
         await progress.fail(f"Build failed: {exc.message}")
         for line in output[-_LAST_LINES:]:
             await progress.info(line.strip())
@@ -212,37 +220,52 @@ async def run_build(
             f"Your commit {commit_sha[:7]} is stored on {branch}; nothing was deployed. "
             "Fix the build and push again."
         )
-        await _mark(
-            build_id,
-            status="failed",
-            error=exc.message,
-            log=live.text(),
-            finished_at=_now(),
-        )
+        await live.flush()
+        await _mark(build_id, status="failed", error=exc.message, finished_at=_now())
         return BuildOutcome(number=number, status="failed", error=exc.message)
     except BaseException:
         # Unexpected (a bug, a lost database, cancellation): keep the row honest, re-raise.
         log.exception("build #%s of %s crashed", number, project)
-        await asyncio.shield(
-            _mark(
-                build_id,
-                status="failed",
-                error="internal error in the forge",
-                log=live.text(),
-                finished_at=_now(),
-            )
-        )
+        await asyncio.shield(_crashed(live, build_id))
         raise
+    live.verdict()
     await progress.step(f"Build #{number} succeeded: {result.image}")
+    await live.flush()
     await _mark(
         build_id,
         status="succeeded",
         image=result.image,
         digest=result.digest,
-        log=live.text(),
         finished_at=_now(),
     )
     return BuildOutcome(number=number, status="succeeded")
+
+
+async def _crashed(live: _LiveLog, build_id: UUID) -> None:
+    live.verdict()
+    with contextlib.suppress(Exception):  # the database may be what failed
+        await live.flush()
+    await _mark(build_id, status="failed", error="internal error in the forge", finished_at=_now())
+
+
+async def queue_position(build_id: UUID) -> int:
+    """1 + the queued builds (of any project) recorded before ``build_id``."""
+    rows = await Build.raw(
+        "SELECT count(*) AS ahead FROM builds q, builds b WHERE b.id = {}"
+        " AND q.status = 'queued' AND (q.created_at, q.id) < (b.created_at, b.id)",
+        build_id,
+    )
+    return int(rows[0]["ahead"]) + 1
+
+
+async def mark_build(build_id: UUID, **values: object) -> None:
+    """Set columns of the Build row (a backend records its job id, its timings)."""
+    await _mark(build_id, **values)
+
+
+async def append_log(build_id: UUID, text: str) -> None:
+    """Append ``text`` to the row's log in place (never rewrites what is there)."""
+    await Build.raw("UPDATE builds SET log = log || {} WHERE id = {}", text, build_id)
 
 
 def _now() -> dt.datetime:
@@ -257,38 +280,86 @@ async def _mark(build_id: UUID, **values: object) -> None:
     await Build.update(columns).where(Build.id == build_id)
 
 
+TRUNCATED = "[log truncated]"
+_VERDICT_LINE_CHARS = 2000
+
+
 @dataclass
 class _LiveLog:
     """Keeps the row's ``log`` growing while the build runs (the gateway follows it).
 
-    The text only ever grows by appending, so a reader that remembers how much it has
-    seen can send just the rest.
+    New lines are appended in chunks (``log = log || $1``), so the text only ever grows and
+    a reader that remembers how much it has seen can send just the rest. Build output is
+    capped at ``max_bytes`` with a visible ``[log truncated]`` line; the verdict lines
+    written after the build ended (``!  Build failed …``) are always kept.
     """
 
     build_id: UUID
     progress: Progress
     first_line: int
-    written: int = 0
+    max_bytes: int
+    written: int = -1
+    stored: int = 0
+    truncated: bool = False
+    verdict_from: int | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def text(self) -> str:
-        return "".join(line + "\n" for line in self.progress.lines[self.first_line :])
+    def verdict(self) -> None:
+        """The lines from here on say how the build ended: kept whatever the cap."""
+        if self.verdict_from is None:
+            self.verdict_from = len(self.progress.lines)
+
+    def _pending(self) -> str:
+        start = self.first_line if self.written < 0 else self.written
+        end = len(self.progress.lines)
+        output_end = end if self.verdict_from is None else max(start, self.verdict_from)
+        self.written = end
+        chunk = ""
+        if not self.truncated:
+            text = "".join(line + "\n" for line in self.progress.lines[start:output_end])
+            data = text.encode()
+            room = self.max_bytes - self.stored
+            if len(data) > room:
+                kept = data[:room].rpartition(b"\n")[0]
+                text = (kept + b"\n" if kept else b"").decode(errors="ignore")
+                text += TRUNCATED + "\n"
+                self.truncated = True
+            chunk = text
+        chunk += "".join(
+            line[:_VERDICT_LINE_CHARS] + "\n"
+            for line in self.progress.lines[max(start, output_end) : end]
+        )
+        return chunk
 
     async def flush(self) -> None:
-        if len(self.progress.lines) > self.written:
-            self.written = len(self.progress.lines)
-            await _mark(self.build_id, log=self.text())
+        async with self._lock:
+            saved = (self.written, self.truncated)
+            chunk = self._pending()
+            if not chunk:
+                return
+            try:
+                await append_log(self.build_id, chunk)
+            except BaseException:
+                self.written, self.truncated = saved  # the next flush sends them again
+                raise
+            self.stored += len(chunk.encode())
 
-    async def keep_flushing(self) -> None:
-        while True:
-            await asyncio.sleep(LOG_FLUSH_SECONDS)
-            await self.flush()
+    async def keep_flushing(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LOG_FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except Exception:  # a lost database must not end the build; the final flush retries
+                log.exception("cannot append to the log of build %s", self.build_id)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.keep_flushing())
+        # Stopped, not cancelled: a cancelled append would lose the lines it had taken.
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.keep_flushing(stop))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()
+            await asyncio.shield(task)

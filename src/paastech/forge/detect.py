@@ -25,11 +25,12 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from paastech.errors import BuildFailed
+from paastech.forge.procfile import WEB, ProcfileError, parse_procfile
 
 LOOKED_FOR = (
     "Dockerfile",
@@ -78,6 +79,8 @@ class BuildPlan:
     """How to build one commit.
 
     ``dockerfile`` is the generated Dockerfile, or ``None`` for the project's own.
+    ``runtime`` is the detected language runtime (``python``, ``node``, ``static``, or ""),
+    ``processes`` the Procfile's process types in file order (``web`` is the routed one).
     """
 
     kind: Kind
@@ -87,6 +90,20 @@ class BuildPlan:
     health_path: str = DEFAULT_HEALTH_PATH
     command: str = ""
     handler: str = ""
+    runtime: str = ""
+    processes: tuple[tuple[str, str], ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        """What the Build row keeps of the plan (JSON), for the release that follows."""
+        return {
+            "kind": str(self.kind),
+            "runtime": self.runtime,
+            "port": self.port,
+            "health_path": self.health_path,
+            "command": self.command,
+            "handler": self.handler,
+            "processes": dict(self.processes),
+        }
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,9 @@ def detect(tree: SourceTree) -> BuildPlan:
             ``paastech.toml``/``package.json``/``Procfile`` is invalid (it says how).
     """
     config = _read_config(tree)
+    processes = _procfile(tree)
+    runtime = config.runtime or _runtime_of(tree)
+    process_types = tuple(processes.items())
     if "Dockerfile" in tree.files:
         return BuildPlan(
             kind=Kind.DOCKERFILE,
@@ -114,22 +134,27 @@ def detect(tree: SourceTree) -> BuildPlan:
             dockerfile=None,
             port=config.port,
             health_path=config.health_path,
+            runtime=runtime,
+            processes=process_types,
         )
     if config.kind == "function":
-        return _function_plan(tree, config)
-    runtime = config.runtime or _runtime_of(tree)
-    command = config.run or _procfile_web(tree)
+        return replace(_function_plan(tree, config), runtime="python")
+    if processes and WEB not in processes and not config.run:
+        raise DetectionError("Procfile: no web: line (the platform runs the web process)")
+    command = config.run or processes.get(WEB, "")
     if runtime == "python":
-        return _python_plan(tree, config, command)
-    if runtime == "node":
-        return _node_plan(tree, config, command)
-    if runtime == "static":
-        return _static_plan(config)
-    if command:
-        return _plan(Kind.COMMAND, "Procfile app", BASE_IMAGE, [], command=command, config=config)
-    raise DetectionError(
-        "no Dockerfile and nothing recognised to run; looked for " + ", ".join(LOOKED_FOR)
-    )
+        plan = _python_plan(tree, config, command)
+    elif runtime == "node":
+        plan = _node_plan(tree, config, command)
+    elif runtime == "static":
+        plan = _static_plan(config)
+    elif command:
+        plan = _plan(Kind.COMMAND, "Procfile app", BASE_IMAGE, [], command=command, config=config)
+    else:
+        raise DetectionError(
+            "no Dockerfile and nothing recognised to run; looked for " + ", ".join(LOOKED_FOR)
+        )
+    return replace(plan, runtime=runtime, processes=process_types)
 
 
 def _read_config(tree: SourceTree) -> _Config:
@@ -183,21 +208,18 @@ def _runtime_of(tree: SourceTree) -> str:
     return ""
 
 
-def _procfile_web(tree: SourceTree) -> str:
+def _procfile(tree: SourceTree) -> dict[str, str]:
     raw = tree.contents.get("Procfile")
     if raw is None:
-        return ""
+        return {}
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DetectionError("Procfile: not UTF-8 text") from exc
-    for line in text.splitlines():
-        name, sep, command = line.partition(":")
-        if sep and name.strip() == "web":
-            if not command.strip():
-                raise DetectionError("Procfile: the web: line has no command")
-            return command.strip()
-    raise DetectionError("Procfile: no web: line (the platform runs the web process)")
+    try:
+        return parse_procfile(text)
+    except ProcfileError as exc:
+        raise DetectionError(exc.message) from exc
 
 
 def _function_plan(tree: SourceTree, config: _Config) -> BuildPlan:

@@ -67,6 +67,7 @@ async def after_push(
                 progress=progress,
                 read_tree=source_tree,
                 timeout_seconds=ctx.settings.build.timeout_seconds,
+                log_max_bytes=ctx.settings.build.log_max_bytes,
             )
             if not outcome.ok:
                 status = 1

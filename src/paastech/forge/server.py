@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 from pathlib import Path
 from uuid import UUID
@@ -21,14 +22,18 @@ import asyncssh
 
 from paastech import db
 from paastech.db.tables import SshKey
+from paastech.errors import PaasTechError
 from paastech.forge.builds import Builder
-from paastech.forge.context import Activity, ForgeContext
+from paastech.forge.context import SAFE_PATH, Activity, ForgeContext
+from paastech.forge.nomad_builder import NomadBuilder, nomad_builder
+from paastech.forge.recovery import recover_builds
 from paastech.forge.session import GitSession
 from paastech.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HOST_KEY_NAME = "ssh_host_ed25519_key"
+RECOVERY_RETRY = 10.0
 
 
 def load_host_key(forge_dir: Path) -> asyncssh.SSHKey:
@@ -164,28 +169,64 @@ async def start_server(settings: Settings, builder: Builder | None = None) -> as
     )
 
 
-async def serve(settings: Settings, builder: Builder | None = None) -> None:
-    """Run the forge until cancelled (connects the database for its lifetime)."""
-    async with db.connected(settings.db):
-        acceptor = await start_server(settings, builder)
-        port = acceptor.sockets[0].getsockname()[1] if acceptor.sockets else settings.forge.port
-        log.info(
-            "forge listening on %s:%s (git remote: ssh://git@%s:%s/<project>.git)",
-            settings.forge.host,
-            port,
-            settings.forge.public_host,
-            port,
-        )
-        loop = asyncio.get_running_loop()
-        # SIGTERM (Nomad stopping the task, systemd) stops accepting and exits cleanly.
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGTERM, acceptor.close)
+async def _recover(builder: NomadBuilder, timeout_seconds: float) -> None:
+    """Settle the builds a previous forge left unfinished; retried while Nomad is away."""
+    reattached: list[asyncio.Task[None]] = []
+    while True:
         try:
-            await acceptor.wait_closed()
+            reattached = await recover_builds(builder, timeout_seconds)
+            break
+        except PaasTechError as exc:
+            log.warning("build recovery failed (%s); retrying in %s s", exc.message, RECOVERY_RETRY)
+            await asyncio.sleep(RECOVERY_RETRY)
+    try:
+        await asyncio.gather(*reattached)
+    finally:
+        for task in reattached:
+            task.cancel()
+
+
+async def serve(settings: Settings, builder: Builder | None = None) -> None:
+    """Run the forge until cancelled (connects the database for its lifetime).
+
+    Without an explicit ``builder`` builds run in Nomad (:class:`NomadBuilder`), and the
+    builds a previous forge process left unfinished are settled first.
+    """
+    if builder is not None:
+        async with db.connected(settings.db):
+            await _serve(settings, builder)
+        return
+    git = shutil.which("git", path=SAFE_PATH) or "git"
+    async with db.connected(settings.db), nomad_builder(settings, git) as nomad:
+        recovery = asyncio.create_task(_recover(nomad, settings.build.timeout_seconds))
+        try:
+            await _serve(settings, nomad)
         finally:
-            acceptor.close()
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(signal.SIGTERM)
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+
+
+async def _serve(settings: Settings, builder: Builder) -> None:
+    acceptor = await start_server(settings, builder)
+    port = acceptor.sockets[0].getsockname()[1] if acceptor.sockets else settings.forge.port
+    log.info(
+        "forge listening on %s:%s (git remote: ssh://git@%s:%s/<project>.git)",
+        settings.forge.host,
+        port,
+        settings.forge.public_host,
+        port,
+    )
+    loop = asyncio.get_running_loop()
+    # SIGTERM (Nomad stopping the task, systemd) stops accepting and exits cleanly.
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, acceptor.close)
+    try:
+        await acceptor.wait_closed()
+    finally:
+        acceptor.close()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def run(settings: Settings) -> None:

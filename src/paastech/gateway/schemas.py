@@ -176,6 +176,12 @@ class BuildOut(Output):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    job_running_at: dt.datetime | None = None
+    """When the Nomad build job's task started running."""
+    plan: dict[str, Any] = msgspec.field(default_factory=dict)
+    """What detection found: kind, runtime, port, health_path, command, handler, processes."""
+    queue_position: int | None = None
+    """For a queued build: 1 + the builds queued before it (of any project); else null."""
 
 
 class ReleaseOut(Output):

@@ -206,3 +206,62 @@ async def test_the_build_log_grows_in_the_row_while_the_build_runs(
     assert final["status"] == "succeeded"
     assert final["log"].startswith(live["log"])
     assert final["log"].endswith("succeeded: 127.0.0.1:5000/followed:1\n")
+
+
+@dataclass
+class ChattyBuilder:
+    """A stand-in backend that prints ``lines`` lines of output, then succeeds."""
+
+    lines: int
+
+    async def build(self, request: BuildRequest, progress: Progress) -> BuildResult:
+        for i in range(self.lines):
+            await progress.output(f"output line {i:05d} " + "x" * 40)
+        return BuildResult(image=f"127.0.0.1:5000/{request.project}:{request.build_id}", digest="")
+
+
+async def test_a_log_over_its_cap_is_cut_with_a_marker_and_the_verdict_is_kept(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """Past build.log_max_bytes the kept log says [log truncated]; how it ended is still there."""
+    forge = await start_forge(ChattyBuilder(lines=2000), build={"log_max_bytes": 4096})
+    user = await forge.user()
+    project_id = await forge.project(user, "chatty")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "x"})
+
+    pushed = await user.git("push", user.remote("chatty"), "main", cwd=work)
+
+    assert pushed.status == 0, pushed.stderr
+    assert "output line 01999" in pushed.stderr  # the terminal is not cut
+    row = await Build.select(Build.log).where(Build.project == project_id).first()
+    assert row is not None
+    kept, marker, verdict = row["log"].partition("[log truncated]\n")
+    assert marker
+    assert len(kept.encode()) <= 4096
+    assert kept.endswith("x\n")  # cut at a line end
+    assert "succeeded: 127.0.0.1:5000/chatty:" in verdict
+    assert "output line 01999" not in row["log"]
+
+
+async def test_queued_builds_are_told_their_place_in_the_queue(
+    start_forge: StartForge, tmp_path: Path
+) -> None:
+    """Two pushes behind a running build hear positions 1 and 2, in push order."""
+    builder = GatedBuilder()
+    forge = await start_forge(builder)
+    user = await forge.user()
+    project_id = await forge.project(user, "queue")
+    work = await new_worktree(user, tmp_path / "w", {"index.html": "1"})
+    pushes = [asyncio.create_task(user.git("push", user.remote("queue"), "main", cwd=work))]
+    await asyncio.wait_for(builder.started.get(), 30)
+    for n in (2, 3):
+        await commit(user, work, {"index.html": str(n)}, f"c{n}")
+        pushes.append(asyncio.create_task(user.git("push", user.remote("queue"), "main", cwd=work)))
+        while await Build.count().where(Build.project == project_id) < n:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    builder.gate.set()
+    results = await asyncio.gather(*pushes)
+
+    assert [r.status for r in results] == [0, 0, 0]
+    assert "(position 1 in the build queue)" in results[1].stderr
+    assert "(position 2 in the build queue)" in results[2].stderr

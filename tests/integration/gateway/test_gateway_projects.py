@@ -280,6 +280,30 @@ async def test_builds_and_log(
     assert (await api.get(f"{V1}/projects/web/builds/{missing}", headers=alice)).status_code == 404
 
 
+async def test_queued_builds_show_their_queue_position_and_builds_their_plan(
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
+) -> None:
+    """Queued builds carry their place in the queue; a detected plan is served with the build."""
+    await create(api, alice)
+    running = await seed_build(settings, "web", status="running")
+    await sql(
+        settings,
+        "UPDATE builds SET plan = $1::jsonb WHERE id = $2",
+        '{"kind": "python", "port": 8080, "processes": {"web": "python app.py"}}',
+        running,
+    )
+    await seed_build(settings, "web", status="queued")
+    third = await seed_build(settings, "web", status="queued")
+
+    builds = (await api.get(f"{V1}/projects/web/builds", headers=alice)).json()
+    one = (await api.get(f"{V1}/projects/web/builds/{third}", headers=alice)).json()
+    shown = (await api.get(f"{V1}/projects/web/builds/{running}", headers=alice)).json()
+
+    assert [(b["number"], b["queue_position"]) for b in builds] == [(3, 2), (2, 1), (1, None)]
+    assert one["queue_position"] == 2
+    assert shown["plan"] == {"kind": "python", "port": 8080, "processes": {"web": "python app.py"}}
+
+
 async def test_build_log_follow_streams_until_done(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:

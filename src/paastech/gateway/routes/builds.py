@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -34,6 +35,8 @@ _COLUMNS = (
     Build.created_at,
     Build.started_at,
     Build.finished_at,
+    Build.job_running_at,
+    Build.plan,
 )
 
 
@@ -49,6 +52,24 @@ async def _build(project_id: UUID, build_id: FromPath[UUID], *columns: Any) -> d
     return row
 
 
+async def _queue_positions() -> dict[UUID, int]:
+    """Every queued build's place in the forge's queue (the forge says the same on push)."""
+    rows = await Build.raw(
+        "SELECT id, row_number() OVER (ORDER BY created_at, id) AS position"
+        " FROM builds WHERE status = 'queued'"
+    ).run()
+    return {UUID(str(r["id"])): int(r["position"]) for r in rows}
+
+
+def _out(row: dict[str, Any], positions: dict[UUID, int]) -> BuildOut:
+    plan = row.pop("plan")
+    return BuildOut(
+        **row,
+        plan=json.loads(plan) if isinstance(plan, str) else plan,
+        queue_position=positions.get(UUID(str(row["id"]))),
+    )
+
+
 @get("/{name:str}/builds", responses=responses(401, 404), summary="The project's builds")
 async def list_builds(name: FromPath[str], caller: NamedDependency[Caller]) -> list[BuildOut]:
     project = await owned_project(caller, name)
@@ -58,7 +79,8 @@ async def list_builds(name: FromPath[str], caller: NamedDependency[Caller]) -> l
         .order_by(Build.number, ascending=False)
         .run()
     )
-    return [BuildOut(**row) for row in rows]
+    positions = await _queue_positions() if any(r["status"] == "queued" for r in rows) else {}
+    return [_out(row, positions) for row in rows]
 
 
 @get("/{name:str}/builds/{build_id:uuid}", responses=responses(401, 404), summary="One build")
@@ -66,7 +88,9 @@ async def show_build(
     name: FromPath[str], build_id: FromPath[UUID], caller: NamedDependency[Caller]
 ) -> BuildOut:
     project = await owned_project(caller, name)
-    return BuildOut(**await _build(project["id"], build_id, *_COLUMNS))
+    row = await _build(project["id"], build_id, *_COLUMNS)
+    positions = await _queue_positions() if row["status"] == "queued" else {}
+    return _out(row, positions)
 
 
 async def _follow(

@@ -1,0 +1,159 @@
+"""The build side's Nomad HTTP API calls (httpx async), with Nomad's errors mapped once.
+
+Written to move as it is into the shared adapter (``paastech.scheduler.nomad``): nothing in
+here knows about builds. Every request sends ``X-Nomad-Token``; waits use Nomad's
+blocking queries (``index`` + ``wait``), never a busy poll. :func:`map_nomad_errors` is
+the one place foreign errors become the domain tree:
+
+- connection failures and 5xx → :class:`NomadUnavailable`
+- 403 → :class:`PermissionDenied` (the platform's token lacks a capability)
+- 404 → :class:`NotFound`
+- any other 4xx → :class:`InvalidInput` (Nomad refused what we sent; a bug on our side)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from paastech.errors import InvalidInput, NomadUnavailable, NotFound, PermissionDenied
+from paastech.settings import NomadSettings
+
+BLOCKING_WAIT = "30s"
+_TERMINAL = {"complete", "failed", "lost"}
+
+
+@contextlib.contextmanager
+def map_nomad_errors(what: str) -> Iterator[None]:
+    """Turn httpx and Nomad HTTP errors raised inside the block into domain errors."""
+    try:
+        yield
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        text = exc.response.text.strip()[:300]
+        message = f"nomad: {what}: {status} {text}".rstrip()
+        if status == 403:
+            raise PermissionDenied(message) from exc
+        if status == 404:
+            raise NotFound(message) from exc
+        if status >= 500:
+            raise NomadUnavailable(message) from exc
+        raise InvalidInput(message) from exc
+    except httpx.HTTPError as exc:
+        raise NomadUnavailable(f"nomad: {what}: {exc!r}") from exc
+
+
+def is_terminal(alloc: dict[str, Any]) -> bool:
+    """The allocation has finished (its client says so)."""
+    return str(alloc.get("ClientStatus", "")) in _TERMINAL
+
+
+class NomadApi:
+    """A thin async client of the endpoints builds need."""
+
+    def __init__(self, settings: NomadSettings, *, client: httpx.AsyncClient | None = None) -> None:
+        self._settings = settings
+        headers = {"X-Nomad-Token": settings.token} if settings.token else {}
+        self._client = client or httpx.AsyncClient(
+            base_url=settings.address.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(60.0, connect=5.0),
+        )
+        self._params = {"namespace": settings.namespace, "region": settings.region}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        params = {**self._params, **kwargs.pop("params", {})}
+        with map_nomad_errors(what):
+            response = await self._client.request(method, path, params=params, **kwargs)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+    async def _blocking(self, path: str, what: str, index: int) -> tuple[Any, int]:
+        params = {**self._params, "index": str(index), "wait": BLOCKING_WAIT}
+        with map_nomad_errors(what):
+            response = await self._client.get(path, params=params, timeout=90.0)
+            response.raise_for_status()
+            return response.json(), int(response.headers.get("X-Nomad-Index", index))
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    async def register_job(self, job: dict[str, Any]) -> None:
+        """Submit (or update) ``job``."""
+        await self._json("POST", "/v1/jobs", f"register {job['ID']}", json={"Job": job})
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        """The job. Raises NotFound when Nomad has none by that id."""
+        found: dict[str, Any] = await self._json("GET", f"/v1/job/{job_id}", f"read {job_id}")
+        return found
+
+    async def deregister_job(self, job_id: str, *, purge: bool = True) -> None:
+        """Stop the job (and, with ``purge``, forget it at once). A missing job is fine."""
+        with contextlib.suppress(NotFound):
+            await self._json(
+                "DELETE",
+                f"/v1/job/{job_id}",
+                f"stop {job_id}",
+                params={"purge": "true" if purge else "false"},
+            )
+
+    async def job_allocations(self, job_id: str, index: int = 0) -> tuple[list[Any], int]:
+        """The job's allocations; with ``index``, waits until they change past it."""
+        found, new_index = await self._blocking(
+            f"/v1/job/{job_id}/allocations", f"allocations of {job_id}", index
+        )
+        return list(found or []), new_index
+
+    async def allocation(self, alloc_id: str, index: int = 0) -> tuple[dict[str, Any], int]:
+        """One allocation; with ``index``, waits until it changes past it."""
+        found, new_index = await self._blocking(
+            f"/v1/allocation/{alloc_id}", f"allocation {alloc_id}", index
+        )
+        return dict(found), new_index
+
+    # -- variables -----------------------------------------------------------------------
+
+    async def put_variable(self, path: str, items: dict[str, str]) -> None:
+        """Create or replace the variable at ``path``."""
+        body = {"Namespace": self._settings.namespace, "Path": path, "Items": items}
+        await self._json("PUT", f"/v1/var/{path}", f"write variable {path}", json=body)
+
+    async def delete_variable(self, path: str) -> None:
+        """Delete the variable at ``path`` (a missing one is fine)."""
+        with contextlib.suppress(NotFound):
+            await self._json("DELETE", f"/v1/var/{path}", f"delete variable {path}")
+
+    # -- logs ----------------------------------------------------------------------------
+
+    async def logs(
+        self, alloc_id: str, task: str, stream: str, *, offset: int = 0, follow: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The task's ``stream`` (stdout/stderr) from byte ``offset``, as it is written.
+
+        With ``follow`` the iterator never ends on its own (Nomad keeps the stream open after
+        the task dies); the caller cancels it once the allocation is terminal and reads the
+        rest without ``follow``.
+        """
+        params = {
+            **self._params,
+            "task": task,
+            "type": stream,
+            "origin": "start",
+            "offset": str(offset),
+            "plain": "true",
+            "follow": "true" if follow else "false",
+        }
+        with map_nomad_errors(f"{stream} of {alloc_id}"):
+            async with self._client.stream(
+                "GET", f"/v1/client/fs/logs/{alloc_id}", params=params, timeout=None
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    response.raise_for_status()
+                async for chunk in response.aiter_raw():
+                    yield chunk
