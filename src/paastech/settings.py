@@ -86,6 +86,9 @@ class ForgeSettings(_Section, frozen=True):
         1024 * 1024 * 1024
     )
     idle_timeout_seconds: Annotated[int, Meta(ge=1, description="Idle SSH session limit.")] = 600
+    deploy_wait_seconds: Annotated[
+        float, Meta(gt=0, description="How long a push waits for its release to go live.")
+    ] = 300.0
     archive_host: Annotated[
         str, Meta(description="Bind address of the one-time source URLs build jobs fetch.")
     ] = "127.0.0.1"
@@ -181,6 +184,12 @@ class AppsSettings(_Section, frozen=True):
     max_projects_per_client: Annotated[int, Meta(ge=1, description="Project quota.")] = 50
 
 
+class SchedulerSettings(_Section, frozen=True):
+    sweep_seconds: Annotated[
+        float, Meta(gt=0, description="How often every project is reconciled without a NOTIFY.")
+    ] = 10.0
+
+
 class UiSettings(_Section, frozen=True):
     host: Annotated[str, Meta(description="Bind address of the dashboard.")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Dashboard port.")] = 8080
@@ -205,6 +214,7 @@ class Settings(_Section, frozen=True):
     registry: RegistrySettings = msgspec.field(default_factory=RegistrySettings)
     build: BuildSettings = msgspec.field(default_factory=BuildSettings)
     apps: AppsSettings = msgspec.field(default_factory=AppsSettings)
+    scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     secrets: SecretsSettings = msgspec.field(default_factory=SecretsSettings)
 

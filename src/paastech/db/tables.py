@@ -159,6 +159,31 @@ class LoginAttempt(Table, tablename="login_attempts"):
     created_at = Timestamptz()
 
 
+class ReleaseEvent(Table, tablename="release_events"):
+    """One transition of a release (``deploying (1/2 healthy)``, ``live``, ``failed`` …)."""
+
+    id = BigSerial(primary_key=True)
+    project = ForeignKey(Project, on_delete=OnDelete.cascade)
+    version = Integer()
+    status = Varchar(length=16)
+    message = Text(default="")
+    created_at = Timestamptz()
+
+
+class Outbox(Table, tablename="outbox"):
+    """A side effect to carry out after its commit (no foreign key: it outlives projects)."""
+
+    id = BigSerial(primary_key=True)
+    kind = Varchar(length=32)
+    project_id = UUID()
+    project_name = Varchar(length=40)
+    payload = JSONB(default={})
+    attempts = Integer(default=0)
+    last_error = Text(default="")
+    created_at = Timestamptz()
+    done_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     Client,
     ApiToken,
@@ -171,4 +196,6 @@ TABLES: tuple[type[Table], ...] = (
     AuditEvent,
     ColdStart,
     LoginAttempt,
+    ReleaseEvent,
+    Outbox,
 )

@@ -118,6 +118,7 @@ class BuildOutcome:
     number: int
     status: str
     error: str = ""
+    build_id: UUID | None = None
 
     @property
     def ok(self) -> bool:
@@ -238,7 +239,7 @@ async def run_build(
         digest=result.digest,
         finished_at=_now(),
     )
-    return BuildOutcome(number=number, status="succeeded")
+    return BuildOutcome(number=number, status="succeeded", build_id=build_id)
 
 
 async def _crashed(live: _LiveLog, build_id: UUID) -> None:

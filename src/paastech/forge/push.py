@@ -8,6 +8,7 @@ from uuid import UUID
 
 from paastech.forge.builds import run_build
 from paastech.forge.context import ForgeContext
+from paastech.forge.deploy import deploy_build
 from paastech.forge.progress import Progress, short_sha
 from paastech.forge.repos import MAIN_REF, source_tree
 
@@ -44,10 +45,12 @@ async def after_push(
     *,
     project_id: UUID,
     project: str,
+    client_id: UUID,
     changes: list[RefChange],
     progress: Progress,
 ) -> int:
-    """Report the changes and build ``main`` when it moved; returns the exit status."""
+    """Report the changes, build ``main`` when it moved and deploy what built; returns the
+    exit status (non-zero when the build or the deploy failed)."""
     status = 0
     for change in changes:
         if change.ref == MAIN_REF and change.new is not None:
@@ -69,8 +72,17 @@ async def after_push(
                 timeout_seconds=ctx.settings.build.timeout_seconds,
                 log_max_bytes=ctx.settings.build.log_max_bytes,
             )
-            if not outcome.ok:
+            if not outcome.ok or outcome.build_id is None:
                 status = 1
+                continue
+            status = await deploy_build(
+                ctx.settings,
+                project_id=project_id,
+                project=project,
+                build_id=outcome.build_id,
+                client_id=client_id,
+                progress=progress,
+            )
         elif change.new is None:
             await progress.step(f"{_describe(change.ref)} deleted")
             if change.ref == MAIN_REF:

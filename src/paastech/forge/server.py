@@ -26,7 +26,9 @@ from paastech.errors import PaasTechError
 from paastech.forge.builds import Builder
 from paastech.forge.context import SAFE_PATH, Activity, ForgeContext
 from paastech.forge.nomad_builder import NomadBuilder, nomad_builder
+from paastech.forge.outbox import run_outbox
 from paastech.forge.recovery import recover_builds
+from paastech.forge.repos import GitRepoStore
 from paastech.forge.session import GitSession
 from paastech.settings import Settings
 
@@ -209,6 +211,9 @@ async def serve(settings: Settings, builder: Builder | None = None) -> None:
 
 async def _serve(settings: Settings, builder: Builder) -> None:
     acceptor = await start_server(settings, builder)
+    removals = asyncio.create_task(
+        run_outbox(settings, GitRepoStore.for_state_dir(settings.state_path))
+    )
     port = acceptor.sockets[0].getsockname()[1] if acceptor.sockets else settings.forge.port
     log.info(
         "forge listening on %s:%s (git remote: ssh://git@%s:%s/<project>.git)",
@@ -225,6 +230,7 @@ async def _serve(settings: Settings, builder: Builder) -> None:
         await acceptor.wait_closed()
     finally:
         acceptor.close()
+        removals.cancel()
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGTERM)
 

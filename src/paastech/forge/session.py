@@ -234,6 +234,7 @@ class GitSession(asyncssh.SSHServerSession[bytes]):
                         ctx,
                         project_id=project_id,
                         project=command.project,
+                        client_id=self._client_id,
                         changes=changes,
                         progress=progress,
                     )

@@ -1,32 +1,204 @@
-"""The scheduler process: Fabio's route feed, and (with Nomad) deploys and reconcile.
+"""The scheduler process: Fabio's route feed, and the control loop that reconciles Nomad.
 
-Nomad v1.6.5 cannot be provisioned on the current build machines (see README, Status), so
-this process serves the route feed over an empty instance set: no instance runs, so no
-route exists, which is the truth Fabio should see. The Nomad-backed source plugs in through
-:data:`paastech.scheduler.routes.RouteTable`.
+- **Leader**: several replicas may run; the one holding a PostgreSQL advisory lock (on a
+  connection of its own) reconciles, the others serve the feed and wait. A lost connection
+  (PostgreSQL restarted) ends the leadership; the loop starts over and takes it again.
+- **Triggers**: ``LISTEN`` on :data:`~paastech.releases.RECONCILE_CHANNEL` (a project id:
+  "look again") and a periodic sweep of every project with a release, which also catches
+  anything a lost notification missed and whatever a restart of Nomad took away.
+- **Followers**: one :class:`~paastech.scheduler.follow.DeploymentFollower` per deploying
+  release, kept by :class:`Supervisor`; one that dies (Nomad away) is started again by the
+  next reconcile of its project.
+- **Outbox**: the side effects of a deleted project that are the scheduler's (its job and
+  registry tags), carried out after the commit, retried until they succeed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
 
+import asyncpg
 import uvicorn
 
-from paastech.errors import InvalidSettings
+from paastech import db, releases
+from paastech.crypto import EnvCipher
+from paastech.db.tables import Outbox, Release
+from paastech.errors import InvalidSettings, PaasTechError
+from paastech.scheduler import jobspec
 from paastech.scheduler.feed import create_feed_app
+from paastech.scheduler.follow import DeploymentFollower
+from paastech.scheduler.nomad import NomadApi
+from paastech.scheduler.reconcile import Reconciler
+from paastech.scheduler.registry import RegistryApi
+from paastech.scheduler.route_source import RouteSource
 from paastech.scheduler.routes import RouteDef
 from paastech.settings import Settings
 
 log = logging.getLogger("paastech.scheduler")
 
+LEADER_LOCK = 0x7061_6173_7363_6864  # "paasschd"
+RETRY_SECONDS = 2.0
 
-async def no_instances() -> list[RouteDef]:
-    """The route table while no orchestrator is connected: nothing runs, nothing routes."""
-    return []
+
+class Supervisor:
+    """At most one follower task per (project, release version)."""
+
+    def __init__(self, nomad: NomadApi) -> None:
+        self.nomad = nomad
+        self.tasks: dict[tuple[UUID, int], asyncio.Task[None]] = {}
+
+    def follow(self, project: dict[str, Any], release: dict[str, Any]) -> None:
+        key = (project["id"], int(release["version"]))
+        running = self.tasks.get(key)
+        if running is not None and not running.done():
+            return
+        follower = DeploymentFollower(self.nomad, project, release)
+        task = asyncio.create_task(self._guard(follower), name=f"follow {project['name']}")
+        self.tasks[key] = task
+        task.add_done_callback(lambda _: self.tasks.pop(key, None))
+
+    async def _guard(self, follower: DeploymentFollower) -> None:
+        try:
+            await follower.run()
+        except PaasTechError as exc:
+            # Nomad or PostgreSQL went away: the next reconcile starts a follower again.
+            log.warning("following %s stopped: %s", follower.job_id, exc.message)
+
+    async def stop(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel()
+        for task in list(self.tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class ControlLoop:
+    """The leader's work: reconcile on NOTIFY and on every sweep, run the outbox."""
+
+    def __init__(self, settings: Settings, nomad: NomadApi) -> None:
+        self.settings = settings
+        self.nomad = nomad
+        self.supervisor = Supervisor(nomad)
+        self.reconciler = Reconciler(
+            settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow
+        )
+        self.registry = RegistryApi(settings.registry)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+
+    async def run(self) -> None:
+        """Lead while the lock's connection lives; on losing it, start over."""
+        while True:
+            try:
+                await self._lead()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("control loop lost PostgreSQL (%s); retrying", type(exc).__name__)
+            finally:
+                await self.supervisor.stop()
+            await asyncio.sleep(RETRY_SECONDS)
+
+    async def _lead(self) -> None:
+        conn = await asyncpg.connect(self.settings.db.dsn(), timeout=10)
+        try:
+            # Blocks until the leader (if any) is gone: its session's lock goes with it.
+            await conn.execute("SELECT pg_advisory_lock($1)", LEADER_LOCK)
+            log.info("leading the control loop")
+
+            def wake(_c: object, _pid: int, _channel: str, payload: str) -> None:
+                self.queue.put_nowait(payload)
+
+            await conn.add_listener(releases.RECONCILE_CHANNEL, wake)
+            await conn.add_listener(releases.OUTBOX_CHANNEL, lambda *_: wake(None, 0, "", ""))
+            await self.sweep()
+            sweep = self.settings.scheduler.sweep_seconds
+            while not conn.is_closed():
+                try:
+                    payload = await asyncio.wait_for(self.queue.get(), timeout=sweep)
+                except TimeoutError:
+                    await conn.fetchval("SELECT 1")  # the lock's connection is still there
+                    await self.sweep()
+                    continue
+                if payload:
+                    await self._reconcile(UUID(payload))
+                await self.outbox()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def sweep(self) -> None:
+        """Reconcile every project that has a release, then run the outbox."""
+        rows = await Release.raw("SELECT DISTINCT project FROM releases").run()
+        for row in rows:
+            await self._reconcile(row["project"])
+        await self.outbox()
+
+    async def _reconcile(self, project_id: UUID) -> None:
+        try:
+            await self.reconciler.reconcile(project_id)
+        except PaasTechError as exc:
+            log.warning(
+                "reconcile of %s failed: %s (retried on the next sweep)", project_id, exc.message
+            )
+
+    async def outbox(self) -> None:
+        """Remove what deleted projects left in Nomad and the registry."""
+        pending = (
+            await Outbox.select()
+            .where((Outbox.kind == releases.REMOVE_APP) & Outbox.done_at.is_null())
+            .order_by(Outbox.id)
+            .run()
+        )
+        for row in pending:
+            try:
+                await self.nomad.deregister_job(jobspec.job_id(row["project_name"]), purge=True)
+                await self.registry.delete_repository(row["project_name"])
+            except PaasTechError as exc:
+                await (
+                    Outbox.update(
+                        {Outbox.attempts: Outbox.attempts + 1, Outbox.last_error: exc.message[:500]}
+                    )
+                    .where(Outbox.id == row["id"])
+                    .run()
+                )
+                continue
+            await (
+                Outbox.update({Outbox.done_at: releases.now()}).where(Outbox.id == row["id"]).run()
+            )
+
+
+async def serve_feed(settings: Settings, table: Callable[[], Awaitable[list[RouteDef]]]) -> None:
+    """Fabio's route feed on ``fabio.route_feed_host:route_feed_port`` until cancelled."""
+    app = create_feed_app(settings.fabio, table)
+    config = uvicorn.Config(
+        app,
+        host=settings.fabio.route_feed_host,
+        port=settings.fabio.route_feed_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    await server.serve()
+
+
+async def main(settings: Settings) -> None:
+    """The scheduler process: the feed, the route source and the control loop."""
+    nomad = NomadApi(settings.nomad)
+    async with db.connected(settings.db):
+        source = RouteSource(settings, nomad)
+        loop = ControlLoop(settings, nomad)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(serve_feed(settings, source.table))
+            group.create_task(source.run())
+            group.create_task(loop.run())
 
 
 def run(settings: Settings) -> None:
-    """Serve the route feed until interrupted.
+    """Serve the route feed and lead the control loop until interrupted.
 
     Raises:
         InvalidSettings: No ``fabio.route_feed_secret``: the feed never runs unguarded.
@@ -36,12 +208,5 @@ def run(settings: Settings) -> None:
             "fabio.route_feed_secret (or route_feed_secret_file) is required: the route feed "
             "is reachable from apps on the same host and must not answer without it"
         )
-    log.warning("no orchestrator connected (Nomad unavailable): the route table is empty")
-    app = create_feed_app(settings.fabio, no_instances)
-    uvicorn.run(
-        app,
-        host=settings.fabio.route_feed_host,
-        port=settings.fabio.route_feed_port,
-        log_level="warning",
-        access_log=False,
-    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(settings))

@@ -6,10 +6,10 @@ from litestar import Router, get, patch
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from paastech import releases
 from paastech.crypto import EnvCipher
 from paastech.db.tables import EnvVar, Project
 from paastech.errors import InvalidInput
-from paastech.gateway import deploys
 from paastech.gateway.access import owned_project
 from paastech.gateway.audit import record
 from paastech.gateway.auth import Caller, utcnow
@@ -118,11 +118,7 @@ async def patch_env(
             await Project.update({Project.updated_at: now}).where(Project.id == project["id"]).run()
             # Keys only: values are secrets and never reach the audit log.
             await record(caller, "env.update", name, {"set": set_keys, "unset": unset_keys})
-            base = await deploys.latest_base(project["id"])
-            if base is not None:
-                version = await deploys.create_release(project, base, "env change")
-    if version is not None:
-        await deploys.deploy(services, project["id"], version, "the env change is")
+            version = await releases.new_release(project, "env change")
     env = await _env(project["id"], cipher, reveal=False)
     return EnvOut(env=env, masked=True, release=version)
 

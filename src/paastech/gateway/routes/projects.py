@@ -13,9 +13,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from paastech import releases
 from paastech.db.tables import Project, Release
 from paastech.errors import Conflict, InvalidInput
-from paastech.gateway import deploys
 from paastech.gateway.access import owned_project, project_out, sql_url_formats
 from paastech.gateway.audit import record
 from paastech.gateway.auth import Caller, utcnow
@@ -176,7 +176,6 @@ async def update_project(
     services: NamedDependency[Services],
 ) -> ProjectOut:
     changes = _check_limits(data, settings.apps)
-    version: int | None = None
     async with transaction():
         project = await owned_project(caller, name, lock=True)
         if changes:
@@ -185,13 +184,11 @@ async def update_project(
             await Project.update(columns).where(Project.id == project["id"]).run()
             await record(caller, "project.update", name, changes)
             project = {**project, **changes}
-            base = await deploys.latest_base(project["id"])
-            if base is not None:
-                version = await deploys.create_release(
-                    project, base, f"settings: {', '.join(sorted(changes))}"
-                )
-    if version is not None:
-        await deploys.deploy(services, project["id"], version, "the new settings are")
+            if set(changes) - {"instances"}:
+                await releases.new_release(project, f"settings: {', '.join(sorted(changes))}")
+            else:
+                # The count is not part of a release: the scheduler applies it as it is.
+                await releases.request_reconcile(project["id"])
     return project_out(settings, await owned_project(caller, name))
 
 
@@ -204,15 +201,13 @@ async def update_project(
 async def delete_project(
     name: FromPath[str], caller: NamedDependency[Caller], services: NamedDependency[Services]
 ) -> None:
-    project = await owned_project(caller, name)
-    if await Release.exists().where(Release.project == project["id"]).run():
-        # First, and alone: when the scheduler is unavailable nothing is deleted.
-        await services.scheduler.destroy(project["id"])
     async with transaction():
-        await owned_project(caller, name, lock=True)
+        project = await owned_project(caller, name, lock=True)
         await Project.delete().where(Project.id == project["id"]).run()
         await record(caller, "project.delete", name)
-        await asyncio.to_thread(services.repos.delete, project["id"])
+        # After the commit the scheduler removes the job, routes and images, the forge the
+        # repository: both read these rows, so a crash in between loses nothing.
+        await releases.enqueue_removal(project["id"], name)
 
 
 @post(
@@ -232,19 +227,16 @@ async def scale_project(
         raise InvalidInput(
             "too many instances", {"instances": f"at most {settings.apps.max_instances}"}
         )
-    project = await owned_project(caller, name)
-    applied = await Release.exists().where(Release.project == project["id"]).run()
-    if applied:
-        # Scheduler first: a 503 leaves the stored count untouched, so it never lies.
-        await services.scheduler.scale(project["id"], data.instances)
     async with transaction():
-        await owned_project(caller, name, lock=True)
+        project = await owned_project(caller, name, lock=True)
+        applied = await Release.exists().where(Release.project == project["id"]).run()
         await (
             Project.update({Project.instances: data.instances, Project.updated_at: utcnow()})
             .where(Project.id == project["id"])
             .run()
         )
         await record(caller, "project.scale", name, {"instances": data.instances})
+        await releases.request_reconcile(project["id"])
     return ScaleOut(name=name, instances=data.instances, applied=bool(applied))
 
 

@@ -7,9 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
+from paastech import releases
 from paastech.db.tables import Release
 from paastech.errors import NotFound
-from paastech.gateway import deploys
 from paastech.gateway.access import owned_project
 from paastech.gateway.audit import record
 from paastech.gateway.auth import Caller
@@ -76,11 +76,10 @@ async def rollback(
         )
         if old is None:
             raise NotFound(f"no release v{data.version}")
-        version = await deploys.create_release(
+        version = await releases.create_release(
             project, old, f"rollback to v{data.version}", config=old["config"]
         )
         await record(caller, "release.rollback", name, {"to": data.version, "release": version})
-    await deploys.deploy(services, project["id"], version, "the rollback is")
     return await _release(project["id"], version)
 
 

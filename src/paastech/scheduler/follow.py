@@ -1,0 +1,98 @@
+"""Follow one release's Nomad deployment to its end and write each step as a release event.
+
+One follower per deploying release, started and stopped by the scheduler's supervisor (the
+shape of Nomad's own ``deploymentwatcher``). It waits with blocking queries on the job's
+latest deployment (no busy polling), writes ``deploying (h/n healthy)`` as the count moves,
+then ``live`` — or ``failed`` with the reason and the app's last log lines (see
+:mod:`paastech.scheduler.diagnose`) while Nomad's ``auto_revert`` keeps the previous release.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from paastech import releases
+from paastech.db.tables import Project, Release
+from paastech.scheduler import jobspec
+from paastech.scheduler.diagnose import failure
+from paastech.scheduler.nomad import NomadApi
+
+log = logging.getLogger("paastech.scheduler.follow")
+
+GROUP = "web"
+
+
+async def mark_live(project: dict[str, Any], version: int, message: str) -> None:
+    """The release is live: the older live one is superseded, the project points at it."""
+    async with Project._meta.db.transaction():
+        await (
+            Release.update({Release.status: releases.SUPERSEDED})
+            .where(
+                (Release.project == project["id"])
+                & (Release.status == releases.LIVE)
+                & (Release.version != version)
+            )
+            .run()
+        )
+        await releases.record_event(project["id"], version, releases.LIVE, message, reason="")
+        await (
+            Project.update({Project.current_release: version, Project.status: "running"})
+            .where(Project.id == project["id"])
+            .run()
+        )
+
+
+class DeploymentFollower:
+    """Follows the deployment of one registered job version until it ends."""
+
+    def __init__(self, nomad: NomadApi, project: dict[str, Any], release: dict[str, Any]) -> None:
+        self.nomad = nomad
+        self.project = project
+        self.release = release
+        self.job_id = jobspec.job_id(project["name"])
+
+    async def run(self) -> None:
+        """Write events until the release is live, failed or superseded."""
+        version = int(self.release["nomad_job_version"])
+        number = int(self.release["version"])
+        index = 0
+        said = ""
+        while True:
+            deployment, index = await self.nomad.latest_deployment(self.job_id, index)
+            if deployment is None or int(deployment["JobVersion"]) < version:
+                continue
+            if int(deployment["JobVersion"]) > version:
+                await self._superseded(number)
+                return
+            group = (deployment.get("TaskGroups") or {}).get(GROUP) or {}
+            healthy, desired = int(group.get("HealthyAllocs", 0)), int(group.get("DesiredTotal", 0))
+            status = deployment.get("Status", "")
+            if status == "successful":
+                await mark_live(
+                    self.project, number, f"v{number} is live ({healthy}/{desired} healthy)"
+                )
+                return
+            if status == "cancelled":
+                await self._superseded(number)
+                return
+            if status == "failed":
+                reason, lines = await failure(self.nomad, self.job_id, deployment)
+                detail = "\n".join([reason, *lines])
+                await releases.record_event(
+                    self.project["id"], number, releases.FAILED, detail, reason=reason
+                )
+                return
+            message = f"deploying v{number} ({healthy}/{desired} healthy)"
+            if message != said:
+                said = message
+                await releases.record_event(self.project["id"], number, releases.DEPLOYING, message)
+
+    async def _superseded(self, number: int) -> None:
+        await releases.record_event(
+            self.project["id"],
+            number,
+            releases.FAILED,
+            "replaced by a newer release before it went live",
+            reason="replaced by a newer release before it went live",
+        )

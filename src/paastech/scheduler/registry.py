@@ -1,0 +1,77 @@
+"""The image registry's HTTP API, as the platform's user: what a deleted project leaves.
+
+Distribution removes an image by its manifest digest (deletes are enabled in the dev
+registry); every tag of the repository goes, so no build of the project is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+
+from paastech.errors import BackendUnavailable
+from paastech.settings import RegistrySettings
+
+MANIFESTS = ", ".join(
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    )
+)
+
+
+@contextlib.contextmanager
+def map_registry_errors(what: str) -> Iterator[None]:
+    """Transport failures and unexpected answers of the registry become BackendUnavailable."""
+    try:
+        yield
+    except httpx.HTTPStatusError as exc:
+        raise BackendUnavailable(f"registry: {what}: status {exc.response.status_code}") from exc
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(f"registry: {what}: {type(exc).__name__}") from exc
+
+
+class RegistryApi:
+    """A small client of the registry's v2 API with the platform's credentials."""
+
+    def __init__(self, registry: RegistrySettings) -> None:
+        self.registry = registry
+
+    def _client(self) -> httpx.AsyncClient:
+        auth = (self.registry.username, self.registry.password) if self.registry.password else None
+        return httpx.AsyncClient(
+            base_url=f"http://{self.registry.address}", auth=auth, timeout=30.0
+        )
+
+    async def tags(self, repository: str) -> list[str]:
+        """The repository's tags (empty when it has none or does not exist)."""
+        async with self._client() as client:
+            with map_registry_errors(f"tags of {repository}"):
+                r = await client.get(f"/v2/{repository}/tags/list")
+                if r.status_code == 404:
+                    return []
+                r.raise_for_status()
+                return list(r.json().get("tags") or [])
+
+    async def delete_repository(self, repository: str) -> int:
+        """Delete every tagged manifest of ``repository``; how many were deleted."""
+        deleted = 0
+        async with self._client() as client:
+            for tag in await self.tags(repository):
+                with map_registry_errors(f"delete {repository}:{tag}"):
+                    head = await client.head(
+                        f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFESTS}
+                    )
+                    if head.status_code == 404:
+                        continue
+                    head.raise_for_status()
+                    digest = head.headers["Docker-Content-Digest"]
+                    r = await client.delete(f"/v2/{repository}/manifests/{digest}")
+                    if r.status_code not in {202, 404}:
+                        r.raise_for_status()
+                    deleted += 1
+        return deleted
