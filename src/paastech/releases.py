@@ -69,6 +69,7 @@ async def latest_base(project_id: UUID) -> dict[str, Any] | None:
     """What a new release would run: the latest release's image, else the latest good build."""
     release = (
         await Release.select(Release.image, Release.digest, Release.build, Release.config)
+        .output(load_json=True)
         .where(Release.project == project_id)
         .order_by(Release.version, ascending=False)
         .first()
@@ -83,6 +84,7 @@ async def latest_base(project_id: UUID) -> dict[str, Any] | None:
         }
     build = (
         await Build.select(Build.id, Build.image, Build.digest, Build.plan)
+        .output(load_json=True)
         .where((Build.project == project_id) & (Build.status == "succeeded"))
         .order_by(Build.number, ascending=False)
         .first()
@@ -264,6 +266,7 @@ async def release_from_build(project_id: UUID, build_id: UUID, client_id: UUID) 
             await Build.select(
                 Build.id, Build.number, Build.image, Build.digest, Build.plan, Build.commit_sha
             )
+            .output(load_json=True)
             .where(Build.id == build_id)
             .first()
             .run()

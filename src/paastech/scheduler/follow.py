@@ -57,7 +57,7 @@ class DeploymentFollower:
         version = int(self.release["nomad_job_version"])
         number = int(self.release["version"])
         index = 0
-        said = ""
+        said = f"deploying v{number} (0/{self.project['instances']} healthy)"
         while True:
             deployment, index = await self.nomad.latest_deployment(self.job_id, index)
             if deployment is None or int(deployment["JobVersion"]) < version:

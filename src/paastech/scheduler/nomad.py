@@ -164,8 +164,13 @@ class NomadApi:
             "follow": "true" if follow else "false",
         }
         with map_nomad_errors(f"{stream} of {alloc_id}"):
+            # identity: Nomad's gzip writer would hold lines back until its buffer fills.
             async with self._client.stream(
-                "GET", f"/v1/client/fs/logs/{alloc_id}", params=params, timeout=None
+                "GET",
+                f"/v1/client/fs/logs/{alloc_id}",
+                params=params,
+                headers={"Accept-Encoding": "identity"},
+                timeout=None,
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()

@@ -50,6 +50,7 @@ async def wanted(project_id: UUID) -> Wanted | None:
         return None
     release = (
         await Release.select()
+        .output(load_json=True)
         .where(
             (Release.project == project_id)
             & Release.status.is_in([releases.PENDING, releases.DEPLOYING, releases.LIVE])

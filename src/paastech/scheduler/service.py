@@ -140,9 +140,12 @@ class ControlLoop:
         try:
             await self.reconciler.reconcile(project_id)
         except PaasTechError as exc:
-            log.warning(
-                "reconcile of %s failed: %s (retried on the next sweep)", project_id, exc.message
-            )
+            log.warning("reconcile of %s failed: %s (the sweep retries)", project_id, exc.message)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            raise  # the lock's connection or the pool: the loop starts over
+        except Exception:
+            # The edge of one project's reconcile: a bug there must not stop every other one.
+            log.exception("reconcile of %s crashed (the sweep retries)", project_id)
 
     async def outbox(self) -> None:
         """Remove what deleted projects left in Nomad and the registry."""

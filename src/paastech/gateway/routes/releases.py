@@ -70,6 +70,7 @@ async def rollback(
         project = await owned_project(caller, name, lock=True)
         old = (
             await Release.select(Release.image, Release.digest, Release.build, Release.config)
+            .output(load_json=True)
             .where((Release.project == project["id"]) & (Release.version == data.version))
             .first()
             .run()
