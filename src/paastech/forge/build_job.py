@@ -10,8 +10,10 @@ and share one variable among all builds.
 
 What the task does, in order, printing as it goes: download the tree from the one-time
 source URL, ``docker build`` it (``--network host`` in the dev profile, the daemon's layer
-cache makes a code-only change cheap), ``docker push`` it, and print
-``paastech-digest: sha256:…`` for the forge (which checks it against the registry).
+cache makes a code-only change cheap), ``docker push`` it, and print the digest and, last,
+its exit status on marker lines (:func:`markers`). The forge reads the end of the build
+from the log stream itself: Nomad's client reports a finished task to the servers only
+about a second later, which would double a warm rebuild.
 
 What the task gets: nothing of the forge's environment. ``raw_exec`` would hand the task
 the Nomad agent's whole environment, so the command is ``env -i`` with an explicit list
@@ -29,8 +31,7 @@ from uuid import UUID
 
 JOB_PREFIX = "paastech-build-"
 TASK = "build"
-DIGEST_MARKER = "paastech-digest: "
-STEP_MARKER = "paastech-step: "
+MARKER_META = "paastech_marker"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -49,6 +50,16 @@ def build_id_of(job_id: str) -> UUID | None:
         return None
 
 
+def markers(nonce: str) -> tuple[str, str, str]:
+    """The (step, digest, exit) line prefixes the script prints for the forge.
+
+    They carry a per-build nonce that build code cannot know (it is in the job, which only
+    the platform's token can read), so a ``RUN echo`` cannot fake them; the digest is
+    checked against the registry all the same.
+    """
+    return (f"paastech-{nonce} step: ", f"paastech-{nonce} digest: ", f"paastech-{nonce} exit: ")
+
+
 def variable_path(job_id: str) -> str:
     """Where the job's registry credentials are kept (readable by that job's tasks only)."""
     return f"nomad/jobs/{job_id}"
@@ -62,6 +73,7 @@ class BuildJob:
     project: str
     commit_sha: str
     source_url: str
+    nonce: str
     image: str
     registry: str
     cpu_mhz: int
@@ -78,22 +90,26 @@ def build_script(job: BuildJob) -> str:
     """The task's shell script (``sh -c``); every value from outside is shell-quoted."""
     q = shlex.quote
     network = " --network host" if job.host_network else ""
+    step, digest, done = markers(job.nonce)
     return "\n".join(
         [
             "set -eu",
+            "exec 2>&1",  # one stream: the pusher reads errors where they happened
+            # The last line, whatever happens: the forge need not wait for Nomad to notice.
+            f"trap 'echo \"{done}$?\"' EXIT",
             'cd "$TASK_DIR"',
-            f"echo {q(STEP_MARKER + 'fetch')}",
+            f"echo {q(step + 'fetch')}",
             f"echo {q('Fetching the source of ' + job.commit_sha[:12])}",
             f"curl -sSf --max-time 300 -o source.tar {q(job.source_url)}",
             "mkdir -p src && tar -xf source.tar -C src && rm -f source.tar",
-            f"echo {q(STEP_MARKER + 'build')}",
+            f"echo {q(step + 'build')}",
             f"docker build{network} --force-rm -t {q(job.image)} src 2>&1",
-            f"echo {q(STEP_MARKER + 'push')}",
+            f"echo {q(step + 'push')}",
             f"echo {q('Pushing ' + job.image)}",
             f"docker push {q(job.image)} > push.out 2>&1 || {{ cat push.out; exit 1; }}",
             "tail -n 1 push.out",
             "digest=$(sed -n 's/.*digest: \\(sha256:[0-9a-f]*\\).*/\\1/p' push.out | tail -n 1)",
-            f'echo "{DIGEST_MARKER}$digest"',
+            f'echo "{digest}$digest"',
         ]
     )
 
@@ -159,6 +175,7 @@ def build_job(job: BuildJob) -> dict[str, Any]:
             "paastech_build": str(job.build_id),
             "paastech_project": job.project,
             "paastech_commit": job.commit_sha,
+            MARKER_META: job.nonce,
         },
         "TaskGroups": [
             {

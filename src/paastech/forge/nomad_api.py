@@ -13,6 +13,7 @@ the one place foreign errors become the domain tree:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from paastech.errors import InvalidInput, NomadUnavailable, NotFound, Permission
 from paastech.settings import NomadSettings
 
 BLOCKING_WAIT = "30s"
+_RETRIES = 4
 _TERMINAL = {"complete", "failed", "lost"}
 
 
@@ -77,7 +79,16 @@ class NomadApi:
     async def _blocking(self, path: str, what: str, index: int) -> tuple[Any, int]:
         params = {**self._params, "index": str(index), "wait": BLOCKING_WAIT}
         with map_nomad_errors(what):
-            response = await self._client.get(path, params=params, timeout=90.0)
+            for attempt in range(_RETRIES):
+                try:
+                    response = await self._client.get(path, params=params, timeout=90.0)
+                    break
+                except (httpx.RemoteProtocolError, httpx.ConnectError):
+                    # A pooled keep-alive connection Nomad had just closed: a GET is safe to
+                    # repeat; a Nomad that stays away ends as NomadUnavailable.
+                    if attempt == _RETRIES - 1:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
             response.raise_for_status()
             return response.json(), int(response.headers.get("X-Nomad-Index", index))
 
@@ -149,11 +160,16 @@ class NomadApi:
             "follow": "true" if follow else "false",
         }
         with map_nomad_errors(f"{stream} of {alloc_id}"):
+            # identity: Nomad's gzip writer would hold lines back until its buffer fills.
             async with self._client.stream(
-                "GET", f"/v1/client/fs/logs/{alloc_id}", params=params, timeout=None
+                "GET",
+                f"/v1/client/fs/logs/{alloc_id}",
+                params=params,
+                headers={"Accept-Encoding": "identity"},
+                timeout=None,
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     response.raise_for_status()
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():
                     yield chunk

@@ -19,22 +19,29 @@ import collections
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import httpx
 
-from paastech.errors import BuildFailed, NotFound, PaasTechError
+from paastech.errors import (
+    BuildFailed,
+    NomadUnavailable,
+    NotFound,
+    PaasTechError,
+    PermissionDenied,
+)
 from paastech.forge.archive import ArchiveServer
 from paastech.forge.build_job import (
-    DIGEST_MARKER,
-    STEP_MARKER,
+    MARKER_META,
     TASK,
     BuildJob,
     build_job,
     job_id_for,
+    markers,
     variable_path,
 )
 from paastech.forge.builds import BuildRequest, BuildResult, mark_build
@@ -75,6 +82,7 @@ class JobRun:
     digest: str = ""
     step: str = ""
     event: str = ""
+    node: str = ""
     tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=_TAIL))
 
 
@@ -88,11 +96,11 @@ class _Stream:
         self.offset += len(chunk)
         data = self.partial + chunk
         *lines, self.partial = data.split(b"\n")
-        return [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+        return [_clean(line) for line in lines]
 
     def rest(self) -> list[str]:
         rest, self.partial = self.partial, b""
-        return [rest.decode("utf-8", "replace")] if rest else []
+        return [_clean(rest)] if rest else []
 
 
 class NomadBuilder:
@@ -114,6 +122,7 @@ class NomadBuilder:
         self.settings = build
         self.nomad_settings = nomad_settings
         self.host_network = host_network
+        self._background: set[asyncio.Task[None]] = set()
 
     def image_for(self, project: str, build_id: UUID) -> str:
         """``<registry>/<project>:<build id>``."""
@@ -124,12 +133,14 @@ class NomadBuilder:
         job_id = job_id_for(request.build_id)
         image = self.image_for(request.project, request.build_id)
         url = self.archive.issue(request.repo_path, request.commit_sha, request.plan.dockerfile)
+        nonce = secrets.token_hex(8)
         spec = build_job(
             BuildJob(
                 build_id=request.build_id,
                 project=request.project,
                 commit_sha=request.commit_sha,
                 source_url=url,
+                nonce=nonce,
                 image=image,
                 registry=self.registry.address,
                 cpu_mhz=self.settings.cpu_mhz,
@@ -153,11 +164,32 @@ class NomadBuilder:
                 raise BuildFailed(f"cannot submit the build job: {exc.message}") from exc
             await mark_build(request.build_id, job_id=job_id)
             await progress.info(f"Nomad build job {job_id} submitted")
-            run = await self.follow(job_id, request.build_id, progress.output, progress.info)
-            return await self.result(run, request.project, image, self.archive.refusal(url))
-        finally:
+            try:
+                run = await self.follow(
+                    job_id, request.build_id, nonce, progress.output, progress.info
+                )
+            except (NomadUnavailable, PermissionDenied) as exc:
+                raise BuildFailed(f"lost track of the build job: {exc.message}") from exc
+            result = await self.result(run, request.project, image, self.archive.refusal(url))
+        except BaseException:
             self.archive.revoke(url)
+            # Failed or cut off at the time limit: the job must be gone before we answer.
             await asyncio.shield(self.stop(job_id))
+            raise
+        self.archive.revoke(url)
+        # It printed its last line: purging can go on behind the answer.
+        self._later(self.stop(job_id))
+        return result
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for the clean-ups still running behind answered builds."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def stop(self, job_id: str) -> None:
         """Deregister the job with purge, wait until no allocation of it runs, drop its secret."""
@@ -180,61 +212,78 @@ class NomadBuilder:
         except PaasTechError:
             log.exception("could not stop build job %s", job_id)
 
-    async def _started(self, job_id: str, build_id: UUID, say: Emit) -> tuple[dict[str, Any], int]:
-        """The job's allocation once its task runs (or has ended); records when it began."""
+    async def marker_of(self, job_id: str) -> str:
+        """The marker nonce a submitted job prints with (for a forge that reattaches)."""
+        job = await self.nomad.job(job_id)
+        return str((job.get("Meta") or {}).get(MARKER_META, ""))
+
+    async def _placed(self, job_id: str, say: Emit) -> tuple[dict[str, Any], int]:
         allocs, index = await self.nomad.job_allocations(job_id)
         if not allocs:
             await say("waiting for Nomad to place the build job")
         while not allocs:
             allocs, index = await self.nomad.job_allocations(job_id, index)
-        alloc_id = str(max(allocs, key=lambda a: int(a.get("CreateIndex", 0)))["ID"])
-        alloc, index = await self.nomad.allocation(alloc_id)
-        while not is_terminal(alloc) and _task_state(alloc) not in {"running", "dead"}:
-            alloc, index = await self.nomad.allocation(alloc_id, index)
-        await mark_build(build_id, job_running_at=dt.datetime.now(dt.UTC))
-        node = str(alloc.get("NodeName", "")) or str(alloc.get("NodeID", ""))[:8]
-        await say(f"build job running on node {node}")
-        return alloc, index
+        return max(allocs, key=lambda a: int(a.get("CreateIndex", 0))), index
 
     async def follow(
-        self, job_id: str, build_id: UUID, emit: Emit, say: Emit | None = None
+        self, job_id: str, build_id: UUID, nonce: str, emit: Emit, say: Emit | None = None
     ) -> JobRun:
-        """Wait for the job's allocation, stream its output through ``emit`` until it ends."""
-        run = JobRun()
-        alloc, index = await self._started(job_id, build_id, say or emit)
-        run.alloc_id = str(alloc["ID"])
+        """Stream the job's output through ``emit`` until it ends; what the run said.
 
+        The end is whichever comes first: the script's exit marker in its log (Nomad's
+        servers hear of a finished task about a second later), or Nomad reporting the
+        allocation terminal (the script could not even start, or was killed).
+        """
+        say = say or emit
+        alloc, _ = await self._placed(job_id, say)
+        run = JobRun(alloc_id=str(alloc["ID"]), node=str(alloc.get("NodeName", "")))
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         streams = [_Stream("stdout"), _Stream("stderr")]
+        ended = asyncio.Event()
         pumps = [
-            asyncio.create_task(self._pump(run.alloc_id, s, queue, follow=True)) for s in streams
+            asyncio.create_task(self._pump_until_cancelled(run.alloc_id, s, queue)) for s in streams
         ]
-        consumer = asyncio.create_task(self._consume(queue, run, emit))
+        consumer = asyncio.create_task(self._consume(queue, run, nonce, emit, say, build_id, ended))
+        watcher = asyncio.create_task(self._until_terminal(run.alloc_id))
+        marker = asyncio.create_task(ended.wait())
         try:
-            while not is_terminal(alloc):
-                alloc, index = await self.nomad.allocation(run.alloc_id, index)
+            await asyncio.wait({watcher, marker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            marker.cancel()
             for pump in pumps:
                 pump.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
-            # What the followers had not received yet, read once from where they stopped.
+            if not ended.is_set():
+                # What the followers had not received yet, read once from where they stopped.
+                for stream in streams:
+                    with contextlib.suppress(PaasTechError, httpx.HTTPError):
+                        await asyncio.shield(self._pump(run.alloc_id, stream, queue, follow=False))
             for stream in streams:
-                with contextlib.suppress(PaasTechError, httpx.HTTPError):
-                    await asyncio.shield(self._pump(run.alloc_id, stream, queue, follow=False))
                 for line in stream.rest():
                     queue.put_nowait(line)
             queue.put_nowait(None)
             await asyncio.shield(consumer)
-        state = (alloc.get("TaskStates") or {}).get(TASK) or {}
-        for event in state.get("Events") or []:
-            if event.get("Type") == "Terminated":
-                run.exit_code = int(event.get("ExitCode", 0))
-            message = str(event.get("DisplayMessage", "")).strip()
-            if message:
-                run.event = message
-        if run.exit_code is None and alloc.get("ClientStatus") == "complete":
-            run.exit_code = 0
+            if not watcher.done():
+                watcher.cancel()
+        if run.exit_code is None and watcher.done() and not watcher.cancelled():
+            _read_events(run, watcher.result())
         return run
+
+    async def _until_terminal(self, alloc_id: str) -> dict[str, Any]:
+        alloc, index = await self.nomad.allocation(alloc_id)
+        while not is_terminal(alloc):
+            alloc, index = await self.nomad.allocation(alloc_id, index)
+        return alloc
+
+    async def _pump_until_cancelled(
+        self, alloc_id: str, stream: _Stream, queue: asyncio.Queue[str | None]
+    ) -> None:
+        # Before the task starts Nomad has no log to follow; a dropped stream resumes at
+        # the offset already read.
+        while True:
+            with contextlib.suppress(PaasTechError, httpx.HTTPError):
+                await self._pump(alloc_id, stream, queue, follow=True)
+            await asyncio.sleep(0.1)
 
     async def _pump(
         self, alloc_id: str, stream: _Stream, queue: asyncio.Queue[str | None], *, follow: bool
@@ -245,18 +294,37 @@ class NomadBuilder:
             for line in stream.split(chunk):
                 queue.put_nowait(line)
 
-    async def _consume(self, queue: asyncio.Queue[str | None], run: JobRun, emit: Emit) -> None:
+    async def _consume(  # noqa: PLR0917 - one reader's whole context, private
+        self,
+        queue: asyncio.Queue[str | None],
+        run: JobRun,
+        nonce: str,
+        emit: Emit,
+        say: Emit,
+        build_id: UUID,
+        ended: asyncio.Event,
+    ) -> None:
+        step, digest, done = markers(nonce)
+        started = False
         while (line := await queue.get()) is not None:
-            if line.startswith(STEP_MARKER):
-                run.step = line.removeprefix(STEP_MARKER).strip()
-            elif line.startswith(DIGEST_MARKER):
-                run.digest = line.removeprefix(DIGEST_MARKER).strip()
-            else:
-                run.tail.append(line)
-                try:
+            try:
+                if not started:
+                    started = True
+                    await mark_build(build_id, job_running_at=dt.datetime.now(dt.UTC))
+                    await say(f"build job running on node {run.node or '?'}")
+                if line.startswith(step):
+                    run.step = line.removeprefix(step).strip()
+                elif line.startswith(digest):
+                    run.digest = line.removeprefix(digest).strip()
+                elif line.startswith(done):
+                    code = line.removeprefix(done).strip()
+                    run.exit_code = int(code) if code.isdigit() else 1
+                    ended.set()
+                else:
+                    run.tail.append(line)
                     await emit(line)
-                except Exception:  # a lost terminal or database must not stop the reading
-                    log.exception("cannot pass on a line of build output")
+            except Exception:  # a lost terminal or database must not stop the reading
+                log.exception("cannot pass on a line of build output")
 
     async def result(self, run: JobRun, project: str, image: str, refusal: str) -> BuildResult:
         """The image of a finished run, or BuildFailed saying what went wrong."""
@@ -288,8 +356,16 @@ class NomadBuilder:
         return str(response.headers.get("Docker-Content-Digest", ""))
 
 
-def _task_state(alloc: dict[str, Any]) -> str:
-    return str(((alloc.get("TaskStates") or {}).get(TASK) or {}).get("State", ""))
+def _read_events(run: JobRun, alloc: dict[str, Any]) -> None:
+    state = (alloc.get("TaskStates") or {}).get(TASK) or {}
+    for event in state.get("Events") or []:
+        if event.get("Type") == "Terminated":
+            run.exit_code = int(event.get("ExitCode", 0))
+        message = str(event.get("DisplayMessage", "")).strip()
+        if message:
+            run.event = message
+    if run.exit_code is None and alloc.get("ClientStatus") == "complete":
+        run.exit_code = 0
 
 
 def _failure(run: JobRun, refusal: str) -> str:
@@ -323,8 +399,9 @@ async def nomad_builder(settings: Settings, git: str) -> AsyncIterator[NomadBuil
     )
     await archive.start()
     api = NomadApi(settings.nomad)
+    builder: NomadBuilder | None = None
     try:
-        yield NomadBuilder(
+        builder = NomadBuilder(
             nomad=api,
             archive=archive,
             registry=RegistryAccess(
@@ -334,6 +411,14 @@ async def nomad_builder(settings: Settings, git: str) -> AsyncIterator[NomadBuil
             nomad_settings=settings.nomad,
             host_network=settings.apps.profile == "dev",
         )
+        yield builder
     finally:
+        if builder is not None:
+            await builder.drain()
         await api.aclose()
         await archive.close()
+
+
+def _clean(line: bytes) -> str:
+    # PostgreSQL text cannot hold NUL; a build's output can.
+    return line.decode("utf-8", "replace").rstrip("\r").replace("\x00", "")

@@ -117,7 +117,8 @@ async def reattach(builder: NomadBuilder, row: dict[str, Any], timeout_seconds: 
     try:
         try:
             async with asyncio.timeout(left):
-                run = await builder.follow(job_id, build_id, emit)
+                nonce = await builder.marker_of(job_id)
+                run = await builder.follow(job_id, build_id, nonce, emit)
         except TimeoutError as exc:
             raise BuildFailed(f"build timed out after {timeout_seconds:g} s") from exc
         image = builder.image_for(row["project"], build_id)

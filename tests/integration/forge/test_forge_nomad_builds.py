@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,8 @@ async def test_build_output_reaches_the_terminal_while_the_build_runs(
     run = await start_nomad_forge()
     user = await run.forge.user()
     await run.forge.project(user, "live")
-    dockerfile = "FROM paastech/base\nRUN echo live-marker-$((40+2)) && sleep 6 && echo later\n"
+    # A fresh value in the step: the layer cache must not answer it from an earlier run.
+    dockerfile = f"FROM paastech/base\nRUN echo live-marker-$((40+2)) {uuid.uuid4()} && sleep 6\n"
     work = await new_worktree(user, tmp_path / "w", {"Dockerfile": dockerfile})
     proc = await asyncio.create_subprocess_exec(
         "git",
@@ -183,14 +185,16 @@ async def test_build_output_reaches_the_terminal_while_the_build_runs(
     )
     assert proc.stderr is not None
     seen_at = None
+    lines = []
     while line := await asyncio.wait_for(proc.stderr.readline(), 120):
+        lines.append(line)
         if b"live-marker-42" in line and seen_at is None:
             seen_at = time.monotonic()
     await proc.wait()
     ended_at = time.monotonic()
 
     assert proc.returncode == 0
-    assert seen_at is not None
+    assert seen_at is not None, b"".join(lines).decode()
     assert ended_at - seen_at > 3  # the sleep 6 was still ahead when the marker arrived
 
 
@@ -201,7 +205,7 @@ async def test_the_build_finishes_and_is_recorded_when_the_pusher_presses_ctrl_c
     run = await start_nomad_forge()
     user = await run.forge.user()
     project_id = await run.forge.project(user, "orphan")
-    dockerfile = "FROM paastech/base\nRUN sleep 3 && echo built-anyway\n"
+    dockerfile = f"FROM paastech/base\nRUN sleep 3 && echo built-anyway {uuid.uuid4()}\n"
     work = await new_worktree(user, tmp_path / "w", {"Dockerfile": dockerfile})
     proc = await asyncio.create_subprocess_exec(
         "git",

@@ -102,7 +102,9 @@ async def test_a_forge_killed_mid_build_reattaches_and_records_the_build(
     forge = Forge(nomad_settings, port, tmp_path, GitRepoStore.for_state_dir(state))
     user = await forge.user()
     project_id = await forge.project(user, "phoenix")
-    dockerfile = "FROM paastech/base\nRUN echo started && sleep 8 && echo finished-after-restart\n"
+    dockerfile = (  # a fresh step each run: the layer cache must not answer it
+        f"FROM paastech/base\nRUN echo {uuid.uuid4()} && sleep 8 && echo finished-after-restart\n"
+    )
     work = await new_worktree(user, tmp_path / "w", {"Dockerfile": dockerfile})
     pushing = asyncio.create_task(user.git("push", user.remote("phoenix"), "main", cwd=work))
     while True:

@@ -22,6 +22,7 @@ JOB = BuildJob(
     project="hello",
     commit_sha="0123456789abcdef0123456789abcdef01234567",
     source_url="http://127.0.0.1:2223/source/tok",
+    nonce="n0nce",
     image=f"127.0.0.1:5000/hello:{BUILD}",
     registry="127.0.0.1:5000",
     cpu_mhz=700,
@@ -30,24 +31,31 @@ JOB = BuildJob(
 
 GOLDEN_SCRIPT = f"""\
 set -eu
+exec 2>&1
+trap 'echo "paastech-n0nce exit: $?"' EXIT
 cd "$TASK_DIR"
-echo 'paastech-step: fetch'
+echo 'paastech-n0nce step: fetch'
 echo 'Fetching the source of 0123456789ab'
 curl -sSf --max-time 300 -o source.tar http://127.0.0.1:2223/source/tok
 mkdir -p src && tar -xf source.tar -C src && rm -f source.tar
-echo 'paastech-step: build'
+echo 'paastech-n0nce step: build'
 docker build --network host --force-rm -t 127.0.0.1:5000/hello:{BUILD} src 2>&1
-echo 'paastech-step: push'
+echo 'paastech-n0nce step: push'
 echo 'Pushing 127.0.0.1:5000/hello:{BUILD}'
 docker push 127.0.0.1:5000/hello:{BUILD} > push.out 2>&1 || {{ cat push.out; exit 1; }}
 tail -n 1 push.out
 digest=$(sed -n 's/.*digest: \\(sha256:[0-9a-f]*\\).*/\\1/p' push.out | tail -n 1)
-echo "paastech-digest: $digest\""""
+echo "paastech-n0nce digest: $digest\""""
 
 
 def test_the_script_fetches_builds_pushes_and_reports_the_digest() -> None:
     """The task's script, byte for byte (a change to it is a reviewed change)."""
     assert build_script(JOB) == GOLDEN_SCRIPT
+
+
+def test_the_marker_nonce_is_in_the_jobs_meta_for_a_reattaching_forge() -> None:
+    """A restarted forge reads the nonce back from the job to recognise the marker lines."""
+    assert build_job(JOB)["Meta"]["paastech_marker"] == "n0nce"
 
 
 def test_the_job_id_is_derived_from_the_build_id_and_back() -> None:

@@ -1,0 +1,285 @@
+"""Build benchmark: warm rebuilds through git push + Nomad vs plain docker build, and scheduling.
+
+(a) Warm rebuild: a code-only change of ``examples/python-app`` pushed through the forge
+    (Nomad batch job, docker build with the layer cache, push to the registry, digest
+    checked) against a plain ``docker build --network host`` of the same context (the
+    exported commit with its generated Dockerfile) in the same run, alternating which goes
+    first; p50 of each over ``--rounds`` (>= 5) and their ratio (target <= 1.5).
+(b) Scheduling overhead: push accepted (the Build row recorded) to the build job's task
+    running in Nomad (``job_running_at``), p50 over the same pushes.
+
+Real PostgreSQL, Docker, registry (auth on) and Nomad v1.6.5 dev agent, all on loopback
+(started when not running). ``python tests/bench/build_bench.py --out build.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from paastech import db as dbmod
+from paastech.db.tables import Build, Client, Project, SshKey
+from paastech.forge.detect import detect
+from paastech.forge.nomad_builder import nomad_builder
+from paastech.forge.repos import GitRepoStore, source_tree
+from paastech.forge.server import start_server
+from paastech.infra import nomad as nomad_infra
+from paastech.infra import registry as registry_infra
+from paastech.infra.docker import ensure_docker
+from paastech.infra.images import ensure_images
+from paastech.infra.postgres import ensure_postgres, password_file
+from paastech.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "python-app"
+TARGET_RATIO = 1.5
+
+
+async def _run(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return out.decode()
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "mean_ms": round(statistics.fmean(ordered), 1),
+        "min_ms": round(ordered[0], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+async def bench(rounds: int) -> dict[str, Any]:
+    state_dir = ROOT / ".paastech"
+    environ = dict(os.environ)
+    pg = await asyncio.to_thread(ensure_postgres, state_dir, load_settings({}).db)
+    base = load_settings({**environ, "PAASTECH_DB__PASSWORD_FILE": str(password_file(state_dir))})
+    docker = await asyncio.to_thread(ensure_docker, state_dir, environ)
+    await asyncio.to_thread(ensure_images, environ)
+    registry = await asyncio.to_thread(
+        registry_infra.ensure_registry, state_dir, base.registry, environ
+    )
+    user, password = registry_infra.credentials(state_dir, base.registry)
+    agent = await asyncio.to_thread(
+        nomad_infra.ensure_nomad_agent,
+        state_dir,
+        base.nomad,
+        environ,
+        docker_auth=registry_infra.docker_auth_path(state_dir),
+    )
+    name = f"paastech_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(base.db.dsn("postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with tempfile.TemporaryDirectory(prefix="build-bench-") as tmp_name:
+            tmp = Path(tmp_name)
+            settings = msgspec.structs.replace(
+                base,
+                state_dir=str(tmp / "state"),
+                db=msgspec.structs.replace(base.db, database=name),
+                forge=msgspec.structs.replace(base.forge, port=0, archive_port=0),
+                nomad=msgspec.structs.replace(
+                    base.nomad, token=nomad_infra.management_token(state_dir)
+                ),
+                registry=msgspec.structs.replace(base.registry, username=user, password=password),
+            )
+            await dbmod.migrate(settings.db)
+            async with dbmod.connected(settings.db):
+                return await _measure(settings, tmp, rounds)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        for running in (agent, registry, docker, pg):
+            running.stop()
+
+
+async def _user(settings: Settings, tmp: Path) -> tuple[uuid.UUID, dict[str, str]]:
+    key = tmp / "id_ed25519"
+    await _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
+    fingerprint = (await _run("ssh-keygen", "-l", "-f", f"{key}.pub")).split()[1]
+    now = dt.datetime.now(dt.UTC)
+    client = Client(
+        id=uuid.uuid4(), email="bench@example.invalid", password_hash="x", created_at=now
+    )
+    await client.save()
+    await SshKey(
+        id=uuid.uuid4(),
+        client=client.id,
+        name="bench",
+        public_key=(tmp / "id_ed25519.pub").read_text(),
+        key_type="ssh-ed25519",
+        fingerprint=fingerprint,
+        created_at=now,
+    ).save()
+    project = Project(
+        id=uuid.uuid4(), client=client.id, name="bench-build", created_at=now, updated_at=now
+    )
+    await project.save()
+    GitRepoStore.for_state_dir(Path(settings.state_dir)).create(project.id)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp),
+        "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+        "GIT_SSH_COMMAND": (
+            f"ssh -i {key} -F /dev/null -o StrictHostKeyChecking=no"
+            " -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR"
+        ),
+    }
+    return project.id, env
+
+
+def _context(git_dir: Path, sha: str, dest: Path) -> None:
+    """The build context the Nomad job gets: the commit's tree plus the generated Dockerfile."""
+    plan = detect(source_tree(git_dir, sha))
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    import subprocess  # noqa: PLC0415 - only this helper shells out synchronously
+
+    archive = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "archive", "--format=tar", sha],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    if plan.dockerfile is not None:
+        (dest / "Dockerfile").write_text(plan.dockerfile)
+
+
+async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]:
+    project_id, env = await _user(settings, tmp)
+    git = shutil.which("git") or "git"
+    async with nomad_builder(settings, git) as builder:
+        acceptor = await start_server(settings, builder)
+        port = acceptor.sockets[0].getsockname()[1]
+        env["GIT_SSH_COMMAND"] += f" -p {port}"
+        remote = f"ssh://git@127.0.0.1:{port}/bench-build.git"
+        work = tmp / "work"
+        shutil.copytree(EXAMPLE, work)
+        await _run("git", "init", "-q", "-b", "main", cwd=work, env=env)
+        timings: dict[str, list[float]] = {"git_push_nomad": [], "docker_build": []}
+        overhead: list[float] = []
+        phases: dict[str, list[float]] = {"queued": [], "to_job_running": [], "job": []}
+        try:
+            for i in range(rounds + 1):  # round 0 warms the dependency layer: not timed
+                (work / "app.py").write_text(
+                    (EXAMPLE / "app.py").read_text() + f"\n# change {i} {uuid.uuid4()}\n"
+                )
+                await _run("git", "add", "-A", cwd=work, env=env)
+                await _run("git", "commit", "-q", "-m", f"change {i}", cwd=work, env=env)
+                sha = (await _run("git", "rev-parse", "HEAD", cwd=work, env=env)).strip()
+                context = tmp / "context"
+                await asyncio.to_thread(_context, work / ".git", sha, context)
+                order = ["git_push_nomad", "docker_build"]
+                if i % 2:
+                    order.reverse()
+                for label in order:
+                    started = time.perf_counter()
+                    if label == "git_push_nomad":
+                        await _run("git", "push", "-q", remote, "main", cwd=work, env=env)
+                    else:
+                        await _run(
+                            "docker",
+                            "build",
+                            "-q",
+                            "--network",
+                            "host",
+                            "-t",
+                            f"bench-plain:{i}",
+                            str(context),
+                            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+                        )
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if i > 0:
+                        timings[label].append(elapsed)
+                row = (
+                    await Build.select()
+                    .where((Build.project == project_id) & (Build.commit_sha == sha))
+                    .first()
+                )
+                if row is None or row["status"] != "succeeded":
+                    raise RuntimeError(f"build of {sha[:7]} did not succeed: {row}")
+                if i > 0:
+                    delta = row["job_running_at"] - row["created_at"]
+                    overhead.append(delta.total_seconds() * 1000)
+                    for phase, (a, b) in {
+                        "queued": ("created_at", "started_at"),
+                        "to_job_running": ("started_at", "job_running_at"),
+                        "job": ("job_running_at", "finished_at"),
+                    }.items():
+                        phases[phase].append((row[b] - row[a]).total_seconds() * 1000)
+        finally:
+            acceptor.close()
+            await acceptor.wait_closed()
+    push = _summary(timings["git_push_nomad"])
+    plain = _summary(timings["docker_build"])
+    ratio = round(push["p50_ms"] / plain["p50_ms"], 2)
+    return {
+        "benchmark": "warm rebuild of examples/python-app: git push through Nomad vs docker build",
+        "rounds": rounds,
+        "warm_rebuild": {
+            "git_push_nomad": push,
+            "docker_build": plain,
+            "ratio_p50": ratio,
+            "target_ratio": TARGET_RATIO,
+            "meets_target": ratio <= TARGET_RATIO,
+        },
+        "push_accepted_to_job_running": _summary(overhead),
+        "phases_p50_ms": {k: round(statistics.median(v), 1) for k, v in phases.items()},
+        "samples_ms": {
+            **{k: [round(v, 1) for v in vals] for k, vals in timings.items()},
+            "push_accepted_to_job_running": [round(v, 1) for v in overhead],
+        },
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path, help="where to write the JSON")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rebuilds (>= 5)")
+    args = parser.parse_args()
+    if args.rounds < 5:
+        parser.error("--rounds must be at least 5")
+    result = asyncio.run(bench(args.rounds))
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    warm = result["warm_rebuild"]
+    print(
+        f"warm rebuild p50: git push + Nomad {warm['git_push_nomad']['p50_ms']} ms vs docker"
+        f" build {warm['docker_build']['p50_ms']} ms: ratio {warm['ratio_p50']}"
+        f" (target <= {TARGET_RATIO}: {'met' if warm['meets_target'] else 'MISSED'});"
+        f" push accepted -> job running p50"
+        f" {result['push_accepted_to_job_running']['p50_ms']} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
