@@ -13,7 +13,16 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(200, {"status": "ok"})
             return
         VISITS["count"] += 1
-        self._reply(200, {"message": "Hello from Python", "visits": VISITS["count"]})
+        self._reply(
+            200,
+            {
+                "message": "Hello from Python",
+                "visits": VISITS["count"],
+                # Set by the platform: which release and which instance answered.
+                "release": os.environ.get("PAASTECH_RELEASE", ""),
+                "instance": os.environ.get("NOMAD_ALLOC_ID", "")[:8],
+            },
+        )
 
     def _reply(self, status: int, payload: dict[str, object]) -> None:
         body = json.dumps(payload).encode() + b"\n"

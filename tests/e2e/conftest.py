@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from components import NomadAgent, RegistryAuth
 from components import require as fail_missing
-from e2e_harness import Platform, Require, User, start_platform
+from e2e_harness import Platform, Require, Stack, User, start_platform
 
 from paastech.infra.postgres import password_file
 from paastech.settings import DbSettings
@@ -26,10 +27,19 @@ def platform(
     state_dir: Path,
     require: Require,
     tmp_path_factory: pytest.TempPathFactory,
+    *,
+    nomad_agent: NomadAgent,
+    registry_auth: RegistryAuth,
+    fabio_binary: Path,
 ) -> Iterator[Platform]:
-    """``paastech-server all`` on free loopback ports, against a throwaway migrated database."""
+    """``paastech-server all`` on free loopback ports, against a throwaway migrated database,
+    on the real Nomad agent and registry, with a Fabio of its own reading its route feed."""
     running, stop = start_platform(
-        test_db, password_file(state_dir), tmp_path_factory.mktemp("platform"), require
+        test_db,
+        password_file(state_dir),
+        tmp_path_factory.mktemp("platform"),
+        require,
+        Stack(nomad_agent, registry_auth, fabio_binary),
     )
     yield running
     stop()

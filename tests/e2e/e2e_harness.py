@@ -23,16 +23,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
+from components import NomadAgent, RegistryAuth
 from cryptography.fernet import Fernet
 
+from paastech.infra.fabio import ensure_fabio
 from paastech.infra.postgres import APP_ROLE, app_password_file
-from paastech.settings import DbSettings
+from paastech.settings import DbSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_APP = ROOT / "examples" / "python-app"
 STARTUP_SECONDS = 60.0
 COMMAND_SECONDS = 120.0
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait (bounded) for something the control loop does after a commit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if check():
+                return
+        time.sleep(0.25)
+    raise AssertionError(f"not within {timeout:g} s: {what}")
 
 
 def _free_port() -> int:
@@ -56,6 +70,15 @@ def _tool(name: str, require: Require) -> str:
 
 
 @dataclass(frozen=True)
+class Stack:
+    """The real components a platform runs on (from the session's fixtures)."""
+
+    nomad: NomadAgent
+    registry: RegistryAuth
+    fabio_binary: Path
+
+
+@dataclass(frozen=True)
 class Platform:
     """A running ``paastech-server all``: where to reach it and where it keeps its state."""
 
@@ -64,6 +87,21 @@ class Platform:
     state_dir: Path
     log_path: Path
     cli: str
+    proxy_port: int
+    """Fabio's proxy port: apps answer at ``http://<project>.apps.localhost:<proxy_port>``."""
+    stack: Stack
+    db: DbSettings
+
+    def app_url(self, project: str) -> str:
+        return f"http://{project}.apps.localhost:{self.proxy_port}"
+
+    def via_fabio(self, project: str, path: str = "/", timeout: float = 5.0) -> httpx.Response:
+        """GET ``path`` of the project's app through Fabio, by Host header."""
+        return httpx.get(
+            f"http://127.0.0.1:{self.proxy_port}{path}",
+            headers={"Host": f"{project}.apps.localhost:{self.proxy_port}"},
+            timeout=timeout,
+        )
 
     def server_log(self) -> str:
         """What the server processes printed so far (for failure messages)."""
@@ -71,11 +109,12 @@ class Platform:
 
 
 def start_platform(
-    db: DbSettings, password_path: Path, work: Path, require: Require
+    db: DbSettings, password_path: Path, work: Path, require: Require, stack: Stack
 ) -> tuple[Platform, Callable[[], None]]:
-    """Migrate the database, start gateway, forge and scheduler; return them and their cleanup.
+    """Migrate the database, start gateway, forge and scheduler, and a Fabio reading their
+    route feed; return them and their cleanup.
 
-    The cleanup stops the whole process group (``all`` and its three children).
+    The cleanup stops the whole process group (``all`` and its three children) and Fabio.
     """
     server = _tool("paastech-server", require)
     cli = _tool("paastech", require)
@@ -84,6 +123,18 @@ def start_platform(
     state_dir = work / "state"
     state_dir.mkdir()
     gateway_port, forge_port, feed_port = _free_port(), _free_port(), _free_port()
+    proxy_port, ui_port = _free_port(), _free_port()
+    feed_secret = secrets.token_urlsafe(16)
+    fabio_settings = msgspec.structs.replace(
+        load_settings({}).fabio,
+        proxy_addr=f"127.0.0.1:{proxy_port}",
+        ui_addr=f"127.0.0.1:{ui_port}",
+        route_feed_port=feed_port,
+        route_feed_secret=feed_secret,
+    )
+    fabio = ensure_fabio(
+        work, fabio_settings, {"FABIO_BIN": str(stack.fabio_binary)}, name="fabio-e2e"
+    )
     env = {
         **os.environ,
         "PAASTECH_STATE_DIR": str(state_dir),
@@ -102,7 +153,15 @@ def start_platform(
         "PAASTECH_FORGE__PORT": str(forge_port),
         "PAASTECH_FABIO__ROUTE_FEED_HOST": "127.0.0.1",
         "PAASTECH_FABIO__ROUTE_FEED_PORT": str(feed_port),
-        "PAASTECH_FABIO__ROUTE_FEED_SECRET": secrets.token_urlsafe(16),
+        "PAASTECH_FABIO__ROUTE_FEED_SECRET": feed_secret,
+        "PAASTECH_FABIO__PROXY_ADDR": f"127.0.0.1:{proxy_port}",
+        "PAASTECH_FABIO__UI_ADDR": f"127.0.0.1:{ui_port}",
+        "PAASTECH_NOMAD__ADDRESS": stack.nomad.address,
+        "PAASTECH_NOMAD__TOKEN": stack.nomad.token,
+        "PAASTECH_REGISTRY__ADDRESS": stack.registry.address,
+        "PAASTECH_REGISTRY__USERNAME": stack.registry.username,
+        "PAASTECH_REGISTRY__PASSWORD": stack.registry.password,
+        "PAASTECH_SCHEDULER__SWEEP_SECONDS": "3",
         "PAASTECH_SECRETS__ENV_KEY": Fernet.generate_key().decode(),
         "PYTHONUNBUFFERED": "1",
     }
@@ -137,8 +196,18 @@ def start_platform(
         # Children that outlived ``all`` (it died first) must not leak either.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        fabio.stop()
 
-    platform = Platform(f"http://127.0.0.1:{gateway_port}", forge_port, state_dir, log_path, cli)
+    platform = Platform(
+        f"http://127.0.0.1:{gateway_port}",
+        forge_port,
+        state_dir,
+        log_path,
+        cli,
+        proxy_port,
+        stack,
+        db,
+    )
     try:
         _wait_until_up(platform, proc, feed_port)
     except BaseException:

@@ -1,9 +1,8 @@
 """A new user's first hour, through the ``paastech`` CLI, ``git`` and ``ssh`` only.
 
-The real ``paastech-server all`` runs against a throwaway database. Nomad v1.6.5 cannot be
-obtained on these machines (README, Status), so the flow goes as far as it truthfully can:
-the push is stored and its build fails saying why, and everything that needs a running app
-answers that its backend is unavailable. Each test pins what the user sees at that point.
+The real ``paastech-server all`` runs against a throwaway database, on the real Nomad agent,
+Docker, the registry and a Fabio of its own: the push builds in a Nomad batch job, goes live
+behind Fabio, and every command shows what really runs. Each test pins what the user sees.
 """
 
 from __future__ import annotations
@@ -15,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-from e2e_harness import Platform, User
+from e2e_harness import Platform, User, eventually
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = "hello"
-NOMAD_MISSING = "build backend unavailable: Nomad is not available on this host"
 
 
 @dataclass(frozen=True)
@@ -146,37 +145,92 @@ def test_pushed_commits_are_stored_and_clone_back(alice: Onboarded, hello: Pushe
     assert (clone / "app.py").read_text() == (hello.repo / "app.py").read_text()
 
 
-def test_push_fails_its_build_honestly_while_nomad_is_unavailable(hello: Pushed) -> None:
-    """Without Nomad the push announces the build, then fails it saying why, exiting non-zero."""
+def test_push_builds_in_nomad_and_ends_live_at_the_apps_url(
+    hello: Pushed, platform: Platform
+) -> None:
+    """The push shows the build, the release and ends with the app's URL, exit 0."""
     lines = remote_lines(hello.push)
+    assert hello.push.returncode == 0, "\n".join(lines)
     assert f"-----> Building {PROJECT} (main {hello.head[:7]})" in lines
     assert "-----> Python app detected" in lines
-    assert f"! Build failed: {NOMAD_MISSING}" in lines
-    # git's own "failed to push some refs" must not leave the user guessing what was kept.
-    assert (
-        f"Your commit {hello.head[:7]} is stored on main; nothing was deployed. "
-        "Fix the build and push again."
-    ) in lines
-    assert hello.push.returncode != 0
+    assert "-----> Build #1 succeeded" in " ".join(lines)
+    assert "-----> Releasing v1" in lines
+    assert lines[-1] == f"-----> Live at {platform.app_url(PROJECT)}"
 
 
-def test_builds_lists_the_failed_build_with_its_reason(alice: Onboarded, hello: Pushed) -> None:
-    """``builds --json`` shows one failed build of the pushed commit, with the same error."""
+def test_the_app_answers_through_fabio(hello: Pushed, platform: Platform) -> None:
+    """Once the push returned, the app answers through Fabio by Host header and by name."""
+    answer = platform.via_fabio(PROJECT)
+    assert answer.status_code == 200
+    assert answer.json()["message"] == "Hello from Python"
+    assert answer.json()["release"] == "v1"
+    # curl resolves *.localhost to loopback, as browsers do.
+    curl = subprocess.run(
+        ["curl", "-sf", "--max-time", "5", f"{platform.app_url(PROJECT)}/"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert curl.returncode == 0, curl.stderr
+    assert json.loads(curl.stdout)["message"] == "Hello from Python"
+
+
+def test_builds_lists_the_build_with_its_digest(alice: Onboarded, hello: Pushed) -> None:
+    """``builds --json`` shows the succeeded build of the pushed commit and its image digest."""
     builds = json.loads(alice.user.ok("paastech", "builds", "--json", cwd=hello.repo))
     assert len(builds) == 1
     build = builds[0]
-    assert build["status"] == "failed"
+    assert build["status"] == "succeeded"
     assert build["number"] == 1
     assert build["commit_sha"] == hello.head
     assert build["ref"] == "refs/heads/main"
-    assert build["error"] == NOMAD_MISSING
+    assert build["digest"].startswith("sha256:")
 
 
 def test_build_log_is_what_the_push_terminal_showed(alice: Onboarded, hello: Pushed) -> None:
     """``logs --build ID`` replays the build's lines as the pusher saw them."""
     build_id = json.loads(alice.user.ok("paastech", "builds", "--json", cwd=hello.repo))[0]["id"]
     log = alice.user.ok("paastech", "logs", "--build", build_id, cwd=hello.repo)
-    assert [line.strip() for line in log.splitlines()] == remote_lines(hello.push)
+    shown = [line.strip() for line in log.splitlines()]
+    pushed = remote_lines(hello.push)
+    assert shown == pushed[: len(shown)]
+    assert any("succeeded" in line for line in shown)
+
+
+def test_releases_show_v1_live(alice: Onboarded, hello: Pushed) -> None:
+    """The push made release v1 of the build, and it is live."""
+    listed = json.loads(alice.user.ok("paastech", "releases", "--json", cwd=hello.repo))
+    assert [(r["version"], r["status"]) for r in listed] == [(1, "live")]
+
+
+def test_ps_lists_the_running_instance(alice: Onboarded, hello: Pushed) -> None:
+    """``ps --json`` lists one running instance of release v1 on a loopback address."""
+    instances = json.loads(alice.user.ok("paastech", "ps", "--json", cwd=hello.repo))
+    assert len(instances) == 1
+    assert instances[0]["status"] == "running"
+    assert instances[0]["release"] == 1
+    assert instances[0]["address"].startswith("127.0.0.1:")
+
+
+def test_projects_info_shows_the_settings(
+    alice: Onboarded, hello: Pushed, platform: Platform
+) -> None:
+    """``projects info`` (project from the git remote) shows URL, remote, status and resources."""
+    shown = alice.user.ok("paastech", "projects", "info", cwd=hello.repo)
+    rows = {
+        label.strip(): value.strip()
+        for label, _, value in (line.partition(": ") for line in shown.splitlines())
+    }
+    assert rows["Name"] == PROJECT
+    assert rows["Kind"] == "container"
+    assert rows["Status"] == "running"
+    assert rows["URL"] == platform.app_url(PROJECT)
+    assert rows["Git remote"] == f"ssh://git@127.0.0.1:{platform.forge_port}/{PROJECT}.git"
+    assert rows["Release"] == "v1"
+    assert rows["CPU (MHz)"] == "200"
+    assert rows["Memory (MB)"] == "256"
+    assert rows["Scale to zero"] == "no"
+    assert rows["Idle timeout (s)"] == "300"
 
 
 def test_env_values_are_masked_unless_revealed(alice: Onboarded, hello: Pushed) -> None:
@@ -194,58 +248,6 @@ def test_env_values_are_masked_unless_revealed(alice: Onboarded, hello: Pushed) 
     }
     revealed = user.ok("paastech", "env", "list", "--reveal", cwd=hello.repo)
     assert ["GREETING", "hi"] in [line.split() for line in revealed.splitlines()]
-
-
-def test_releases_are_empty_while_no_build_has_succeeded(alice: Onboarded, hello: Pushed) -> None:
-    """A failed build makes no release: ``releases`` is empty and says how to deploy."""
-    user = alice.user
-    assert json.loads(user.ok("paastech", "releases", "--json", cwd=hello.repo)) == []
-    shown = user.run("paastech", "releases", cwd=hello.repo)
-    assert shown.returncode == 0
-    assert f"No releases of {PROJECT} yet" in shown.stdout + shown.stderr
-
-
-def test_scale_before_any_release_is_stored_for_the_first_deploy(
-    alice: Onboarded, hello: Pushed
-) -> None:
-    """``scale 2`` with nothing deployed succeeds, says it applies on deploy, and is kept."""
-    user = alice.user
-    said = user.ok("paastech", "scale", "2", cwd=hello.repo)
-    assert f"{PROJECT} will run 2 instances once it is deployed" in said
-    info = json.loads(user.ok("paastech", "projects", "info", "--json", cwd=hello.repo))
-    assert info["instances"] == 2
-    assert info["current_release"] is None
-
-
-def test_ps_exits_6_while_the_scheduler_backend_is_unavailable(
-    alice: Onboarded, hello: Pushed
-) -> None:
-    """``ps`` answers with exit 6 (backend unavailable) and one line naming Nomad."""
-    done = alice.user.run("paastech", "ps", cwd=hello.repo)
-    assert done.returncode == 6
-    assert done.stdout == ""
-    assert one_error_line(done) == "Error: scheduler backend (Nomad) is not available"
-
-
-def test_projects_info_shows_the_settings(
-    alice: Onboarded, hello: Pushed, platform: Platform
-) -> None:
-    """``projects info`` (project from the git remote) shows URL, remote, status and resources."""
-    shown = alice.user.ok("paastech", "projects", "info", cwd=hello.repo)
-    rows = {
-        label.strip(): value.strip()
-        for label, _, value in (line.partition(": ") for line in shown.splitlines())
-    }
-    assert rows["Name"] == PROJECT
-    assert rows["Kind"] == "container"
-    assert rows["Status"] == "created"
-    assert rows["URL"] == f"http://{PROJECT}.apps.localhost:9999"
-    assert rows["Git remote"] == f"ssh://git@127.0.0.1:{platform.forge_port}/{PROJECT}.git"
-    assert rows["Release"] == "-"
-    assert rows["CPU (MHz)"] == "200"
-    assert rows["Memory (MB)"] == "256"
-    assert rows["Scale to zero"] == "no"
-    assert rows["Idle timeout (s)"] == "300"
 
 
 def test_an_api_token_works_without_any_login(
@@ -308,28 +310,37 @@ def test_audit_lists_the_users_own_actions(alice: Onboarded, bob: Onboarded, hel
     assert ids == sorted(ids, reverse=True)  # newest first
 
 
-def test_projects_delete_removes_the_project_and_its_repository(
+def test_projects_delete_leaves_no_job_route_image_or_repository(
     alice: Onboarded, platform: Platform
 ) -> None:
-    """``projects delete NAME --yes`` removes it: info then exits 4 and its bare repo is gone."""
+    """``projects delete NAME --yes`` removes the project, and after the commit the platform
+    removes its Nomad job, its route, its registry tags and its bare repository."""
     user = alice.user
     name = "goodbye"
     repos = platform.state_dir / "repos"
     before = set(repos.iterdir()) if repos.exists() else set()
-    create_and_push(user, name)
+    pushed = create_and_push(user, name)
+    assert pushed.push.returncode == 0, pushed.push.stderr
+    assert platform.via_fabio(name).status_code == 200
     ours = set(repos.iterdir()) - before
     assert len(ours) == 1, ours
     (repo_dir,) = ours
-    assert (repo_dir / "refs" / "heads" / "main").exists() or (repo_dir / "packed-refs").exists()
+    nomad = httpx.Client(
+        base_url=platform.stack.nomad.address, headers=platform.stack.nomad.headers
+    )
+    registry = httpx.Client(
+        base_url=f"http://{platform.stack.registry.address}",
+        auth=(platform.stack.registry.username, platform.stack.registry.password),
+    )
+    assert nomad.get(f"/v1/job/paastech-{name}").status_code == 200
+    assert registry.get(f"/v2/{name}/tags/list").json()["tags"]
 
     assert f"Deleted {name}" in user.ok("paastech", "projects", "delete", name, "--yes")
 
     done = user.run("paastech", "projects", "info", name)
     assert done.returncode == 4
     assert one_error_line(done) == f"Error: no project named {name!r}"
-    assert not repo_dir.exists()
-    events = json.loads(user.ok("paastech", "audit", "--json"))
-    assert {"action": "project.delete", "target": name} in [
-        {"action": e["action"], "target": e["target"]} for e in events
-    ]
-    assert all(other.exists() for other in before)  # other projects' repositories stay
+    eventually(lambda: nomad.get(f"/v1/job/paastech-{name}").status_code == 404, "job purged")
+    eventually(lambda: not repo_dir.exists(), "repository removed")
+    eventually(lambda: not registry.get(f"/v2/{name}/tags/list").json().get("tags"), "tags gone")
+    eventually(lambda: platform.via_fabio(name).status_code == 404, "route gone")
