@@ -249,7 +249,9 @@ async def enqueue_removal(project_id: UUID, name: str) -> None:
         await notify(OUTBOX_CHANNEL, kind)
 
 
-async def release_from_build(project_id: UUID, build_id: UUID, client_id: UUID) -> int:
+async def release_from_build(
+    project_id: UUID, build_id: UUID, client_id: UUID, client_ip: str = ""
+) -> int:
     """The release that deploys a successful build, with its audit row, in one transaction.
 
     Used by the forge once the image is in the registry; the pusher is the audit's actor.
@@ -288,7 +290,7 @@ async def release_from_build(project_id: UUID, build_id: UUID, client_id: UUID) 
                 actor=actor["email"] if actor else "",
                 action="release.create",
                 target=project["name"],
-                ip="",
+                ip=client_ip,
                 detail={"release": version, "build": build["number"]},
                 created_at=now(),
             )

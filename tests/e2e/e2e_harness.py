@@ -91,6 +91,20 @@ class Platform:
     """Fabio's proxy port: apps answer at ``http://<project>.apps.localhost:<proxy_port>``."""
     stack: Stack
     db: DbSettings
+    server: ServerProcess
+
+    def restart(self) -> None:
+        """Stop whatever is left of ``paastech-server all`` and start it again."""
+        self.server.stop()
+        self.server.start(self)
+
+    def owns(self, pid: int) -> bool:
+        """True when ``pid`` is one of this platform's server processes."""
+        proc = self.server.proc
+        try:
+            return proc is not None and os.getpgid(pid) == proc.pid
+        except ProcessLookupError:
+            return False
 
     def app_url(self, project: str) -> str:
         return f"http://{project}.apps.localhost:{self.proxy_port}"
@@ -175,27 +189,10 @@ def start_platform(
     )
     assert migrated.returncode == 0, migrated.stderr
     log_path = work / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [server, "all"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: the cleanup stops the children too
-        )
+    server_process = ServerProcess([server, "all"], env, log_path, feed_port)
 
     def stop() -> None:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        # Children that outlived ``all`` (it died first) must not leak either.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        server_process.stop()
         fabio.stop()
 
     platform = Platform(
@@ -207,13 +204,54 @@ def start_platform(
         proxy_port,
         stack,
         db,
+        server_process,
     )
     try:
-        _wait_until_up(platform, proc, feed_port)
+        server_process.start(platform)
     except BaseException:
         stop()
         raise
     return platform, stop
+
+
+@dataclass
+class ServerProcess:
+    """``paastech-server all`` in its own process group, which a test may kill and restart."""
+
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    feed_port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, platform: Platform) -> None:
+        """Start it (again) and wait until gateway, forge and feed answer."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stopping it stops the children
+            )
+        _wait_until_up(platform, self.proc, self.feed_port)
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        # Children that outlived ``all`` (it died first) must not leak either.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        self.proc = None
 
 
 def _wait_until_up(platform: Platform, proc: subprocess.Popen[bytes], feed_port: int) -> None:
@@ -322,3 +360,65 @@ class User:
         self.ok("git", "add", ".", cwd=repo)
         self.ok("git", "commit", "-q", "-m", "first", cwd=repo)
         return repo
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    """A user who signed up, logged in and added an SSH key, with what each step printed."""
+
+    user: User
+    signup: subprocess.CompletedProcess[str]
+    login: subprocess.CompletedProcess[str]
+    key_path: Path
+    key_added: subprocess.CompletedProcess[str]
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A project created inside a fresh repository of the Python example, then pushed."""
+
+    repo: Path
+    head: str
+    created: subprocess.CompletedProcess[str]
+    push: subprocess.CompletedProcess[str]
+
+
+def onboard(user: User) -> Onboarded:
+    """Sign up, log in again (as on a second machine) and register ~/.ssh/id_ed25519.pub."""
+    password = user.password + "\n"
+    signup = user.run(
+        "paastech", "signup", "--email", user.email, "--password-stdin", stdin=password
+    )
+    login = user.run("paastech", "login", "--email", user.email, "--password-stdin", stdin=password)
+    key_path = user.keygen()
+    key_added = user.run("paastech", "keys", "add", str(key_path))
+    return Onboarded(user, signup, login, key_path, key_added)
+
+
+def create_and_push(user: User, name: str) -> Pushed:
+    """``projects create NAME`` inside a new repository of the example, then push ``main``."""
+    repo = user.app_repo(name)
+    created = user.run("paastech", "projects", "create", name, cwd=repo)
+    assert created.returncode == 0, created.stderr
+    push = user.run("git", "push", "paastech", "main", cwd=repo)
+    head = user.ok("git", "rev-parse", "HEAD", cwd=repo).strip()
+    return Pushed(repo, head, created, push)
+
+
+def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The CLI's error: exactly one ``Error: …`` line on stderr, nothing on stdout."""
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def remote_lines(push: subprocess.CompletedProcess[str]) -> list[str]:
+    """What the forge wrote to the pushing terminal (git prefixes it with ``remote:``)."""
+    return [
+        line.removeprefix("remote:").strip()
+        for line in push.stderr.splitlines()
+        if line.startswith("remote:")
+    ]

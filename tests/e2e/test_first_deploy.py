@@ -11,78 +11,24 @@ import json
 import stat
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
-from e2e_harness import Platform, User, eventually
+from e2e_harness import (
+    Onboarded,
+    Platform,
+    Pushed,
+    User,
+    create_and_push,
+    eventually,
+    onboard,
+    one_error_line,
+    remote_lines,
+)
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = "hello"
-
-
-@dataclass(frozen=True)
-class Onboarded:
-    """A user who signed up, logged in and added an SSH key, with what each step printed."""
-
-    user: User
-    signup: subprocess.CompletedProcess[str]
-    login: subprocess.CompletedProcess[str]
-    key_path: Path
-    key_added: subprocess.CompletedProcess[str]
-
-
-@dataclass(frozen=True)
-class Pushed:
-    """A project created inside a fresh repository of the Python example, then pushed."""
-
-    repo: Path
-    head: str
-    created: subprocess.CompletedProcess[str]
-    push: subprocess.CompletedProcess[str]
-
-
-def onboard(user: User) -> Onboarded:
-    """Sign up, log in again (as on a second machine) and register ~/.ssh/id_ed25519.pub."""
-    password = user.password + "\n"
-    signup = user.run(
-        "paastech", "signup", "--email", user.email, "--password-stdin", stdin=password
-    )
-    login = user.run("paastech", "login", "--email", user.email, "--password-stdin", stdin=password)
-    key_path = user.keygen()
-    key_added = user.run("paastech", "keys", "add", str(key_path))
-    return Onboarded(user, signup, login, key_path, key_added)
-
-
-def create_and_push(user: User, name: str) -> Pushed:
-    """``projects create NAME`` inside a new repository of the example, then push ``main``."""
-    repo = user.app_repo(name)
-    created = user.run("paastech", "projects", "create", name, cwd=repo)
-    assert created.returncode == 0, created.stderr
-    push = user.run("git", "push", "paastech", "main", cwd=repo)
-    head = user.ok("git", "rev-parse", "HEAD", cwd=repo).strip()
-    return Pushed(repo, head, created, push)
-
-
-def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
-    """The CLI's error: exactly one ``Error: …`` line on stderr, nothing on stdout."""
-    assert done.stdout == ""
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("Error: "), done.stderr
-    assert "Traceback" not in done.stderr
-    return lines[0]
-
-
-def remote_lines(push: subprocess.CompletedProcess[str]) -> list[str]:
-    """What the forge wrote to the pushing terminal (git prefixes it with ``remote:``)."""
-    return [
-        line.removeprefix("remote:").strip()
-        for line in push.stderr.splitlines()
-        if line.startswith("remote:")
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,8 @@ class GatewayClient:
     async def _stream_lines(
         self, path: str, params: Mapping[str, str | int], *, follow: bool
     ) -> AsyncGenerator[tuple[str, str], None]:
-        """Yield (content type, line) for each non-empty line of a (possibly endless) answer."""
+        """Yield (content type, line) for each line of a (possibly endless) answer: every line
+        of plain text (a build log keeps its blank lines), every non-empty line of NDJSON."""
         timeout = FOLLOW_TIMEOUT if follow else self._http.timeout
         with map_transport_errors(self.base_url):
             async with self._http.stream("GET", path, params=params, timeout=timeout) as response:
@@ -151,7 +152,7 @@ class GatewayClient:
                     raise problem_error(response)
                 kind = response.headers.get("content-type", "").split(";")[0].strip()
                 async for line in response.aiter_lines():
-                    if line.strip():
+                    if line.strip() or not kind.endswith("ndjson"):
                         yield kind, line
 
     # -- accounts -----------------------------------------------------------------------------

@@ -114,6 +114,9 @@ class Build(Schema):
     number: int | None = None
     ref: str = ""
     commit_sha: str = ""
+    image: str = ""
+    digest: str = ""
+    """The pushed image's ``sha256:…`` digest (releases run it by digest)."""
     error: str = ""
     created_at: dt.datetime | None = None
     started_at: dt.datetime | None = None

@@ -38,10 +38,11 @@ async def deploy_build(
     project: str,
     build_id: UUID,
     client_id: UUID,
+    client_ip: str,
     progress: Progress,
 ) -> int:
     """Release the build and follow the deploy; the push's exit status (0 when live)."""
-    version = await releases.release_from_build(project_id, build_id, client_id)
+    version = await releases.release_from_build(project_id, build_id, client_id, client_ip)
     await progress.step(f"Releasing v{version}")
     return await follow_release(settings, project_id, project, version, progress)
 

@@ -46,6 +46,7 @@ async def after_push(
     project_id: UUID,
     project: str,
     client_id: UUID,
+    client_ip: str,
     changes: list[RefChange],
     progress: Progress,
 ) -> int:
@@ -81,6 +82,7 @@ async def after_push(
                 project=project,
                 build_id=outcome.build_id,
                 client_id=client_id,
+                client_ip=client_ip,
                 progress=progress,
             )
         elif change.new is None:

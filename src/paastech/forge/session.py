@@ -170,6 +170,11 @@ class GitSession(asyncssh.SSHServerSession[bytes]):
             raise NotFound("not found")
         return UUID(str(row["id"]))
 
+    def _peer_ip(self) -> str:
+        """The pusher's address (for the audit log), as the SSH connection saw it."""
+        peer = self._chan.get_extra_info("peername") if self._chan is not None else None
+        return str(peer[0]) if peer else ""
+
     def _ensure_repo(self, project_id: UUID) -> None:
         # The gateway creates the repo with the project; a missing one (restored database,
         # lost volume) is recreated empty rather than failing every push forever.
@@ -235,6 +240,7 @@ class GitSession(asyncssh.SSHServerSession[bytes]):
                         project_id=project_id,
                         project=command.project,
                         client_id=self._client_id,
+                        client_ip=self._peer_ip(),
                         changes=changes,
                         progress=progress,
                     )

@@ -9,7 +9,9 @@ then ``live`` — or ``failed`` with the reason and the app's last log lines (se
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from paastech import releases
@@ -21,6 +23,7 @@ from paastech.scheduler.nomad import NomadApi
 log = logging.getLogger("paastech.scheduler.follow")
 
 GROUP = "web"
+DRAIN_SECONDS = 15.0
 
 
 async def mark_live(project: dict[str, Any], version: int, message: str) -> None:
@@ -46,10 +49,19 @@ async def mark_live(project: dict[str, Any], version: int, message: str) -> None
 class DeploymentFollower:
     """Follows the deployment of one registered job version until it ends."""
 
-    def __init__(self, nomad: NomadApi, project: dict[str, Any], release: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        nomad: NomadApi,
+        project: dict[str, Any],
+        release: dict[str, Any],
+        route_delay: float = 1.5,
+    ) -> None:
+        """``route_delay``: how long the router takes to see a new table (its poll interval
+        and a margin); a release is live for the pusher only once the router sees it alone."""
         self.nomad = nomad
         self.project = project
         self.release = release
+        self.route_delay = route_delay
         self.job_id = jobspec.job_id(project["name"])
 
     async def run(self) -> None:
@@ -87,6 +99,27 @@ class DeploymentFollower:
             if message != said:
                 said = message
                 await releases.record_event(self.project["id"], number, releases.DEPLOYING, message)
+
+    async def _drained(self, version: int) -> None:
+        """Wait until only this version's instances are registered, then for the router.
+
+        The old instances leave the registry first and keep serving for the job's shutdown
+        delay; once Fabio has polled a table without them, every request reaches the new
+        release — which is what "live" promises the pusher.
+        """
+        deadline = time.monotonic() + DRAIN_SECONDS
+        index = 0
+        while time.monotonic() < deadline:
+            allocs, _ = await self.nomad.job_allocations(self.job_id)
+            current = {
+                a["ID"]
+                for a in allocs
+                if int(a.get("JobVersion", -1)) == version and a.get("ClientStatus") == "running"
+            }
+            registrations, index = await self.nomad.watch_service(self.job_id, index)
+            if {r["AllocID"] for r in registrations} <= current:
+                break
+        await asyncio.sleep(self.route_delay)
 
     async def _superseded(self, number: int) -> None:
         await releases.record_event(

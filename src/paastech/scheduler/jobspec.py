@@ -1,9 +1,12 @@
 """Release → Nomad job, as the JSON the HTTP API takes (``PUT /v1/jobs``). Pure.
 
 One service job per project (``paastech-<project>``) with one group ``web`` whose instances
-run the release's image *by digest* on a dynamic ``http`` port. Deploys are rolling and
-health-gated (``update`` with ``health_check = "checks"`` and ``auto_revert``): a release
-that never passes its check leaves the previous one serving.
+run the release's image *by digest* on a dynamic ``http`` port. Deploys are blue/green and
+health-gated: as many canaries as instances start beside the old ones (``update`` with
+``health_check = "checks"``), are promoted once all pass their checks (``auto_promote``), and
+only then do the old instances stop — each first leaves the service registry and keeps
+serving for ``shutdown_delay``, so the router has dropped it before it stops. A release that
+never passes its check is reverted (``auto_revert``) and the previous one never stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ Profile = Literal["dev", "production"]
 BRIDGE_APP_PORT = 8080
 #: Port of a function shim's control listener in the bridge profile.
 CONTROL_PORT = 8081
+#: How often an instance's check runs, and how long it must pass before it counts healthy.
+CHECK_INTERVAL = 1 * SECOND
+MIN_HEALTHY_TIME = 2 * SECOND
+#: How long a stopping instance keeps serving after it left the service registry.
+SHUTDOWN_DELAY = 3 * SECOND
 
 
 class ReleaseSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +105,7 @@ class Task(_N):
     resources: Resources
     log_config: LogConfig
     kill_timeout: int = 10 * SECOND
+    shutdown_delay: int = 0
 
 
 class RestartPolicy(_N):
@@ -192,16 +201,16 @@ def render(spec: ReleaseSpec) -> Job:
             type="http",
             path="/healthz",
             port_label="control",
-            interval=2 * SECOND,
-            timeout=2 * SECOND,
+            interval=CHECK_INTERVAL,
+            timeout=CHECK_INTERVAL,
         )
     else:
         check = Check(
             name="alive",
             type="http" if spec.health_path else "tcp",
             path=spec.health_path or "",
-            interval=2 * SECOND,
-            timeout=2 * SECOND,
+            interval=CHECK_INTERVAL,
+            timeout=CHECK_INTERVAL,
         )
     service = Service(
         name=job_id(spec.project),
@@ -218,6 +227,8 @@ def render(spec: ReleaseSpec) -> Job:
         env=env,
         resources=Resources(cpu=spec.cpu, memory_mb=spec.memory),
         log_config=LogConfig(max_files=3, max_file_size_mb=10),
+        # Deregistered first, stopped after: Fabio polls its feed every second or so.
+        shutdown_delay=SHUTDOWN_DELAY,
     )
     group = TaskGroup(
         name="web",
@@ -248,10 +259,12 @@ def render(spec: ReleaseSpec) -> Job:
         update=Update(
             max_parallel=1,
             health_check="checks",
-            min_healthy_time=3 * SECOND,
+            min_healthy_time=MIN_HEALTHY_TIME,
             healthy_deadline=60 * SECOND,
             progress_deadline=2 * 60 * SECOND,
             auto_revert=True,
+            canary=spec.instances,
+            auto_promote=spec.instances > 0,
         ),
         task_groups=[group],
         meta={

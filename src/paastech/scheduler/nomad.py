@@ -287,3 +287,11 @@ class NomadApi:
             if str(entry.get("Name", "")).startswith(prefix)
             and str(entry["Name"]).removeprefix(prefix).isdigit()
         )
+
+    async def watch_service(self, name: str, index: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """The service's registrations; with ``index``, waits until they change past it."""
+        try:
+            found, new_index = await self._blocking(f"/v1/service/{name}", f"service {name}", index)
+        except NotFound:
+            return [], index
+        return list(found or []), new_index

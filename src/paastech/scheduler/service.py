@@ -45,11 +45,24 @@ LEADER_LOCK = 0x7061_6173_7363_6864  # "paasschd"
 RETRY_SECONDS = 2.0
 
 
+def seconds(duration: str) -> float:
+    """A Go duration as Fabio's settings spell them (``500ms``, ``1s``, ``2m``) in seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    for suffix in ("ms", "s", "m"):
+        if duration.endswith(suffix):
+            try:
+                return float(duration.removesuffix(suffix)) * units[suffix]
+            except ValueError:
+                break
+    raise InvalidSettings(f"fabio.poll_interval: {duration!r} is not a duration like 1s")
+
+
 class Supervisor:
     """At most one follower task per (project, release version)."""
 
-    def __init__(self, nomad: NomadApi) -> None:
+    def __init__(self, nomad: NomadApi, route_delay: float) -> None:
         self.nomad = nomad
+        self.route_delay = route_delay
         self.tasks: dict[tuple[UUID, int], asyncio.Task[None]] = {}
 
     def follow(self, project: dict[str, Any], release: dict[str, Any]) -> None:
@@ -57,7 +70,7 @@ class Supervisor:
         running = self.tasks.get(key)
         if running is not None and not running.done():
             return
-        follower = DeploymentFollower(self.nomad, project, release)
+        follower = DeploymentFollower(self.nomad, project, release, self.route_delay)
         task = asyncio.create_task(self._guard(follower), name=f"follow {project['name']}")
         self.tasks[key] = task
         task.add_done_callback(lambda _: self.tasks.pop(key, None))
@@ -83,7 +96,8 @@ class ControlLoop:
     def __init__(self, settings: Settings, nomad: NomadApi) -> None:
         self.settings = settings
         self.nomad = nomad
-        self.supervisor = Supervisor(nomad)
+        # Fabio sees a new table within one poll (and its timeout): then it serves the release.
+        self.supervisor = Supervisor(nomad, seconds(settings.fabio.poll_interval) + 0.5)
         self.reconciler = Reconciler(
             settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow
         )

@@ -103,6 +103,23 @@ def test_deploys_are_health_gated_and_revert() -> None:
     assert update.healthy_deadline < update.progress_deadline
 
 
+@pytest.mark.parametrize("instances", [1, 3])
+def test_deploys_are_blue_green_and_drain_before_stopping(instances: int) -> None:
+    """The new instances all start beside the old ones and are promoted once healthy; an
+    old instance leaves the registry and keeps serving a while before it is stopped."""
+    job = render(msgspec.structs.replace(CASES["container_dev"], instances=instances))
+    assert job.update.canary == instances
+    assert job.update.auto_promote is True
+    assert job.task_groups[0].tasks[0].shutdown_delay >= 2 * SECOND
+
+
+def test_scaled_to_zero_a_job_has_no_canaries() -> None:
+    """With no instance wanted, nothing is deployed beside nothing."""
+    job = render(msgspec.structs.replace(CASES["container_dev"], instances=0))
+    assert job.update.canary == 0
+    assert job.update.auto_promote is False
+
+
 def test_profiles_choose_network_mode() -> None:
     """Dev runs on the host network (loopback), production in a bridge with a fixed app port."""
     dev = render(CASES["container_dev"]).task_groups[0]
@@ -127,7 +144,7 @@ def test_routes_tags_cover_every_hostname() -> None:
 def test_durations_are_nanoseconds() -> None:
     """Nomad's JSON API takes nanoseconds; a seconds value would make checks fire constantly."""
     check = to_api(CASES["container_dev"])["Job"]["TaskGroups"][0]["Services"][0]["Checks"][0]  # type: ignore[index]
-    assert check["Interval"] == 2 * SECOND
+    assert check["Interval"] == 1 * SECOND
 
 
 @pytest.mark.parametrize("name", ["function_dev", "function_production"])
