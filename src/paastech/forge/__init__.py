@@ -4,8 +4,12 @@ Modules, from the outside in: ``server`` (asyncssh server, key auth against the 
 ``session`` (one SSH channel: refuse or run one git command), ``commands`` (pure parsing of
 that command), ``gitproc`` (the real ``git receive-pack``/``upload-pack`` piped to the
 channel), ``pktline`` (just enough of git's wire format to speak on the sideband),
-``push`` (what changed, what to tell the pusher), ``builds`` (Build rows and the ``Builder``
-seam), ``detect`` (what to build when there is no Dockerfile), ``source`` (the build
-context a backend ships to ``docker build``), ``progress`` (terminal lines), ``repos``
-(bare repositories on disk), ``context`` (what one forge process shares).
+``push`` (what changed, what to tell the pusher), ``builds`` (Build rows, the queue and the
+``Builder`` seam), ``detect`` and ``procfile`` (what to build when there is no Dockerfile),
+``nomad_builder`` (the real builder: one Nomad batch job per build, specified by the pure
+``build_job``, through the ``nomad_api`` adapter), ``archive`` (the one-time source URLs
+build jobs download the commit from), ``recovery`` (a starting forge settles the builds
+a previous one left), ``source`` (the build context as one tarball, for local builds),
+``progress`` (terminal lines), ``repos`` (bare repositories on disk), ``context`` (what
+one forge process shares).
 """

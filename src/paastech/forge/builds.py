@@ -11,10 +11,14 @@ Builds of one project run one at a time, in push order: a second push while one 
 always the one that ends up built. Builds of different projects run in parallel up to
 ``build.max_parallel``.
 
-The real backend (a Nomad batch job running ``docker build`` on the context from
-:func:`paastech.forge.source.export_source`) implements :class:`Builder`;
-where it cannot run, :class:`UnavailableBuilder` fails every build honestly -- the pushed
-code is stored all the same.
+The real backend, :class:`paastech.forge.nomad_builder.NomadBuilder` (a Nomad batch job
+running ``docker build``), implements :class:`Builder`; :class:`UnavailableBuilder` is what
+a bare :class:`~paastech.forge.context.ForgeContext` gets when none is given, and fails
+every build honestly -- the pushed code is stored all the same.
+
+The row's ``log`` is appended to in chunks while the build runs (the gateway follows it),
+capped at ``build.log_max_bytes`` with a ``[log truncated]`` line; ``plan`` keeps what
+detection found for the release that follows.
 """
 
 from __future__ import annotations
