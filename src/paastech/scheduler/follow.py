@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from paastech import releases
@@ -55,13 +56,16 @@ class DeploymentFollower:
         project: dict[str, Any],
         release: dict[str, Any],
         route_delay: float = 1.5,
+        refresh_routes: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """``route_delay``: how long the router takes to see a new table (its poll interval
-        and a margin); a release is live for the pusher only once the router sees it alone."""
+        and a margin); ``refresh_routes`` rebuilds the route table now. A release is live
+        for the pusher only once the router sees it alone."""
         self.nomad = nomad
         self.project = project
         self.release = release
         self.route_delay = route_delay
+        self.refresh_routes = refresh_routes
         self.job_id = jobspec.job_id(project["name"])
 
     async def run(self) -> None:
@@ -81,6 +85,7 @@ class DeploymentFollower:
             healthy, desired = int(group.get("HealthyAllocs", 0)), int(group.get("DesiredTotal", 0))
             status = deployment.get("Status", "")
             if status == "successful":
+                await self._drained(version)
                 await mark_live(
                     self.project, number, f"v{number} is live ({healthy}/{desired} healthy)"
                 )
@@ -119,6 +124,8 @@ class DeploymentFollower:
             registrations, index = await self.nomad.watch_service(self.job_id, index)
             if {r["AllocID"] for r in registrations} <= current:
                 break
+        if self.refresh_routes is not None:
+            await self.refresh_routes()
         await asyncio.sleep(self.route_delay)
 
     async def _superseded(self, number: int) -> None:

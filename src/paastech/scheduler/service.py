@@ -60,9 +60,15 @@ def seconds(duration: str) -> float:
 class Supervisor:
     """At most one follower task per (project, release version)."""
 
-    def __init__(self, nomad: NomadApi, route_delay: float) -> None:
+    def __init__(
+        self,
+        nomad: NomadApi,
+        route_delay: float,
+        refresh_routes: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.nomad = nomad
         self.route_delay = route_delay
+        self.refresh_routes = refresh_routes
         self.tasks: dict[tuple[UUID, int], asyncio.Task[None]] = {}
 
     def follow(self, project: dict[str, Any], release: dict[str, Any]) -> None:
@@ -70,7 +76,9 @@ class Supervisor:
         running = self.tasks.get(key)
         if running is not None and not running.done():
             return
-        follower = DeploymentFollower(self.nomad, project, release, self.route_delay)
+        follower = DeploymentFollower(
+            self.nomad, project, release, self.route_delay, self.refresh_routes
+        )
         task = asyncio.create_task(self._guard(follower), name=f"follow {project['name']}")
         self.tasks[key] = task
         task.add_done_callback(lambda _: self.tasks.pop(key, None))
@@ -93,11 +101,18 @@ class Supervisor:
 class ControlLoop:
     """The leader's work: reconcile on NOTIFY and on every sweep, run the outbox."""
 
-    def __init__(self, settings: Settings, nomad: NomadApi) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        nomad: NomadApi,
+        refresh_routes: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.settings = settings
         self.nomad = nomad
         # Fabio sees a new table within one poll (and its timeout): then it serves the release.
-        self.supervisor = Supervisor(nomad, seconds(settings.fabio.poll_interval) + 0.5)
+        self.supervisor = Supervisor(
+            nomad, seconds(settings.fabio.poll_interval) + 0.5, refresh_routes
+        )
         self.reconciler = Reconciler(
             settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow
         )
@@ -207,7 +222,7 @@ async def main(settings: Settings) -> None:
     nomad = NomadApi(settings.nomad)
     async with db.connected(settings.db):
         source = RouteSource(settings, nomad)
-        loop = ControlLoop(settings, nomad)
+        loop = ControlLoop(settings, nomad, source.refresh)
         async with asyncio.TaskGroup() as group:
             group.create_task(serve_feed(settings, source.table))
             group.create_task(source.run())
