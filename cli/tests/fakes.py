@@ -184,6 +184,23 @@ class FakeGateway:
         email = row["email"]
         method, parts = request.method, request.url.path.split("/")[3:]
         match method, parts:
+            case "POST", ["auth", "password"]:
+                if self.accounts.get(email) != body.get("current_password"):
+                    return problem(401, "Unauthorized", "the current password is wrong")
+                self.accounts[email] = body["new_password"]
+                others = [
+                    k
+                    for k, v in self.tokens.items()
+                    if v["email"] == email and v["kind"] == "session" and v is not row
+                ]
+                for k in others:
+                    del self.tokens[k]
+                return httpx.Response(200, json={"revoked": len(others)})
+            case "POST", ["tokens", "revoke-all"]:
+                mine = [k for k, v in self.tokens.items() if v["email"] == email]
+                for k in mine:
+                    del self.tokens[k]
+                return httpx.Response(200, json={"revoked": len(mine)})
             case "POST", ["auth", "logout"]:
                 self.tokens = {k: v for k, v in self.tokens.items() if v is not row}
                 return httpx.Response(204)

@@ -38,6 +38,7 @@ from paastech_cli.schemas import (
     Project,
     ProjectKind,
     Release,
+    Revoked,
     Scaled,
     Session,
     Token,
@@ -170,6 +171,12 @@ class GatewayClient:
         """Revoke the token this client uses (``POST /auth/logout``)."""
         await self._send("POST", "/api/v1/auth/logout")
 
+    async def change_password(self, current: str, new: str) -> int:
+        """Change the password (``POST /auth/password``); returns the sessions it revoked."""
+        body = {"current_password": current, "new_password": new}
+        response = await self._send("POST", "/api/v1/auth/password", json=body)
+        return self._decode(response, Revoked).revoked
+
     async def me(self) -> Me:
         """The account the token belongs to (``GET /me``)."""
         return self._decode(await self._send("GET", "/api/v1/me"), Me)
@@ -188,6 +195,11 @@ class GatewayClient:
 
     async def revoke_token(self, token_id: str) -> None:
         await self._send("DELETE", f"/api/v1/tokens/{_seg(token_id)}")
+
+    async def revoke_all_tokens(self) -> int:
+        """Revoke every token of the account, this one included; returns how many."""
+        response = await self._send("POST", "/api/v1/tokens/revoke-all")
+        return self._decode(response, Revoked).revoked
 
     # -- SSH keys -----------------------------------------------------------------------------
 

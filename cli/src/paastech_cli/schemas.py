@@ -33,6 +33,12 @@ class Session(Schema):
     expires_at: dt.datetime | None = None
 
 
+class Revoked(Schema):
+    """``POST /auth/password`` and ``POST /tokens/revoke-all``: how many tokens ended."""
+
+    revoked: int
+
+
 class Me(Schema):
     """``GET /me``."""
 
