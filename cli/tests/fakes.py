@@ -186,7 +186,7 @@ class FakeGateway:
         match method, parts:
             case "POST", ["auth", "password"]:
                 if self.accounts.get(email) != body.get("current_password"):
-                    return problem(401, "Unauthorized", "the current password is wrong")
+                    return invalid(current_password="the current password is wrong")
                 self.accounts[email] = body["new_password"]
                 others = [
                     k

@@ -64,6 +64,7 @@ class GatewayClient:
         token: Bearer token (from login or ``tokens create``); None for signup/login.
         transport: An httpx transport to use instead of the network (tests, in-process apps).
         timeout: Per-request timeout; followed streams never time out on reads.
+        headers: More headers on every request (the dashboard's ``X-Forwarded-For``).
     """
 
     def __init__(
@@ -73,9 +74,14 @@ class GatewayClient:
         token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"User-Agent": f"paastech-cli/{__version__}", "Accept": "application/json"}
+        headers = {
+            **(headers or {}),
+            "User-Agent": f"paastech-cli/{__version__}",
+            "Accept": "application/json",
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.AsyncClient(

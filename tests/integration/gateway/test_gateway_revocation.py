@@ -73,7 +73,9 @@ async def test_password_change_revokes_the_other_sessions(
     r = await api.post(f"{V1}/tokens", json={"name": "ci"}, headers=alice)
     api_token = {"Authorization": f"Bearer {r.json()['token']}"}
     bad = {"current_password": "wrong one!", "new_password": "a brand new password"}
-    assert (await api.post(f"{V1}/auth/password", json=bad, headers=alice)).status_code == 401
+    r = await api.post(f"{V1}/auth/password", json=bad, headers=alice)
+    assert r.status_code == 422
+    assert "current_password" in r.json()["errors"]
     good = {"current_password": PASSWORD, "new_password": "a brand new password"}
     r = await api.post(f"{V1}/auth/password", json=good, headers=alice)
     assert r.status_code == 200, r.text

@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from paastech.db.tables import ApiToken, Client
-from paastech.errors import Conflict, NotFound, Unauthenticated
+from paastech.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from paastech.gateway import auth, throttle
 from paastech.gateway.audit import record, record_for
 from paastech.gateway.auth import Caller, TokenCache
@@ -99,7 +99,7 @@ _REVOKE_OTHER_SESSIONS = (
     "/auth/password",
     status_code=HTTP_200_OK,
     responses=responses(400, 401, 413, 422, 429),
-    summary="Change the password; every other session is revoked",
+    summary="Change the password; every other session is revoked (422 if the current is wrong)",
     description=(
         "Needs the current password (throttled like a login). API tokens stay valid; revoke "
         "them with `POST /api/v1/tokens/revoke-all` when they may be compromised too."
@@ -117,7 +117,8 @@ async def change_password(
     if client is None or not await auth.verify_password(
         client["password_hash"], data.current_password
     ):
-        raise Unauthenticated("the current password is wrong")
+        # 422, not 401: the session is fine, a field is wrong (clients would log out on 401).
+        raise InvalidInput("wrong password", {"current_password": "the current password is wrong"})
     new_hash = await auth.hash_password(data.new_password)
     async with transaction():
         await (
