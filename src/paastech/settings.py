@@ -229,6 +229,9 @@ class DomainsSettings(_Section, frozen=True):
             " the gateway's, the forge's and the apps domain are always reserved."
         ),
     ] = msgspec.field(default_factory=list)
+    pending_hours: Annotated[
+        int, Meta(ge=1, description="An unproved claim may be taken over after this long.")
+    ] = 48
 
 
 class SecretsSettings(_Section, frozen=True):

@@ -121,13 +121,12 @@ class Release(Table, tablename="releases"):
 class Domain(Table, tablename="domains"):
     """A project's claim on a hostname; routed only once ``verified_at`` is set.
 
-    Unique per (project, hostname); only one verified claim per hostname (a partial unique
-    index), so an unproved claim cannot squat a name its real owner wants.
+    ``challenge`` is the token the owner publishes in ``_paastech-challenge.<hostname>``.
     """
 
     id = UUID(primary_key=True)
     project = ForeignKey(Project, on_delete=OnDelete.cascade)
-    hostname = Varchar(length=253)
+    hostname = Varchar(length=253, unique=True)
     challenge = Varchar(length=64, default="")
     verified_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()

@@ -237,6 +237,13 @@ class DomainOut(Output):
     hostname: str
     project: str
     created_at: dt.datetime
+    verified: bool
+    """Routed only when true."""
+    verified_at: dt.datetime | None
+    challenge_record: str
+    """Where to publish the TXT record proving control of ``hostname``."""
+    challenge_value: str
+    """What the TXT record must hold."""
 
 
 class AuditOut(Output):

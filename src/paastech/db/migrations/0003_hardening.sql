@@ -5,13 +5,11 @@
 ALTER TABLE login_attempts ADD COLUMN kind varchar(16) NOT NULL DEFAULT 'login';
 CREATE INDEX login_attempts_email_ip ON login_attempts (email, ip, created_at);
 
--- Custom domains are claims until the owner proves control of the name (a DNS TXT record):
--- several projects may claim one hostname, only one may hold it verified (and routed).
-ALTER TABLE domains DROP CONSTRAINT domains_hostname_key;
+-- Custom domains are claims until the owner proves control of the name with a DNS TXT
+-- record holding ``challenge``; only verified ones are routed. A hostname is still held by
+-- one claim at a time; a claim left unproved past domains.pending_hours may be taken over.
 ALTER TABLE domains ADD COLUMN challenge varchar(64) NOT NULL DEFAULT '';
 ALTER TABLE domains ADD COLUMN verified_at timestamptz;
-ALTER TABLE domains ADD CONSTRAINT domains_project_hostname UNIQUE (project, hostname);
-CREATE UNIQUE INDEX domains_verified_hostname ON domains (hostname) WHERE verified_at IS NOT NULL;
 
 -- What the route feed may serve: verified hostnames only.
 CREATE VIEW routable_domains AS
