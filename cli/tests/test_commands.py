@@ -156,6 +156,19 @@ def test_domains_add_list_remove(hello: Cli) -> None:
     assert hello("domains", "remove", "www.example.com", "-p", "hello").code == 4
 
 
+def test_domains_add_says_how_to_prove_it_then_verify(hello: Cli) -> None:
+    """Adding prints the TXT record to publish; verify fails until it is there."""
+    added = hello("domains", "add", "www.example.com", "-p", "hello")
+    assert added.code == 0
+    assert "_paastech-challenge.www.example.com" in added.stdout
+    assert "paastech-verify-token" in added.stdout
+    assert hello("domains", "verify", "www.example.com", "-p", "hello").code != 0
+    hello.gateway.proved_domains.add("www.example.com")
+    verified = hello("domains", "verify", "www.example.com", "-p", "hello")
+    assert verified.code == 0
+    assert "Verified www.example.com" in verified.stdout
+
+
 def test_tokens_create_prints_the_secret_on_stdout_only(hello: Cli) -> None:
     """The secret alone goes to stdout (so `$(paastech tokens create ci)` works)."""
     result = hello("tokens", "create", "ci", "--expires-in-days", "7")
@@ -261,7 +274,7 @@ def test_every_command_has_help_with_an_example(cli: Cli) -> None:
         ("projects", "create"), ("projects", "list"), ("projects", "info"),
         ("projects", "update"), ("projects", "delete"),
         ("env", "set"), ("env", "unset"), ("env", "list"),
-        ("domains", "add"), ("domains", "remove"), ("domains", "list"),
+        ("domains", "add"), ("domains", "verify"), ("domains", "remove"), ("domains", "list"),
         ("releases",), ("rollback",), ("builds",), ("scale",), ("ps",), ("logs",), ("open",),
     ]  # fmt: skip
     for command in commands:

@@ -342,6 +342,11 @@ class GatewayClient:
             return Domain(hostname=hostname)
         return self._decode(response, Domain)
 
+    async def verify_domain(self, project: str, hostname: str) -> Domain:
+        """Ask the gateway to check the domain's DNS TXT challenge (422 while it fails)."""
+        path = f"/api/v1/projects/{_seg(project)}/domains/{_seg(hostname)}/verify"
+        return self._decode(await self._send("POST", path), Domain)
+
     async def remove_domain(self, project: str, hostname: str) -> None:
         await self._send("DELETE", f"/api/v1/projects/{_seg(project)}/domains/{_seg(hostname)}")
 

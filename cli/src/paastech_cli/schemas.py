@@ -166,6 +166,10 @@ class Domain(Schema):
     hostname: str
     project: str = ""
     created_at: dt.datetime | None = None
+    verified: bool = False
+    """Routed only once verified (the DNS TXT challenge holds the token)."""
+    challenge_record: str = ""
+    challenge_value: str = ""
 
 
 class AuditEvent(Schema):
