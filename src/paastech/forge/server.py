@@ -27,9 +27,9 @@ from paastech.db.tables import SshKey
 from paastech.errors import PaasTechError
 from paastech.forge.builds import Builder
 from paastech.forge.context import SAFE_PATH, Activity, ForgeContext
+from paastech.forge.keywatch import KeyWatcher
 from paastech.forge.nomad_builder import NomadBuilder, nomad_builder
 from paastech.forge.recovery import recover_builds
-from paastech.forge.keywatch import KeyWatcher
 from paastech.forge.session import GitSession
 from paastech.settings import Settings
 
