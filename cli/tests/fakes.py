@@ -75,6 +75,8 @@ class FakeGateway:
 
     accounts: dict[str, str] = field(default_factory=dict)  # email → password
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # secret → token row
+    proved_domains: set[str] = field(default_factory=set)  # TXT challenge "published"
+    verified_domains: set[str] = field(default_factory=set)
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     projects: dict[str, FakeProject] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
@@ -184,6 +186,23 @@ class FakeGateway:
         email = row["email"]
         method, parts = request.method, request.url.path.split("/")[3:]
         match method, parts:
+            case "POST", ["auth", "password"]:
+                if self.accounts.get(email) != body.get("current_password"):
+                    return invalid(current_password="the current password is wrong")
+                self.accounts[email] = body["new_password"]
+                others = [
+                    k
+                    for k, v in self.tokens.items()
+                    if v["email"] == email and v["kind"] == "session" and v is not row
+                ]
+                for k in others:
+                    del self.tokens[k]
+                return httpx.Response(200, json={"revoked": len(others)})
+            case "POST", ["tokens", "revoke-all"]:
+                mine = [k for k, v in self.tokens.items() if v["email"] == email]
+                for k in mine:
+                    del self.tokens[k]
+                return httpx.Response(200, json={"revoked": len(mine)})
             case "POST", ["auth", "logout"]:
                 self.tokens = {k: v for k, v in self.tokens.items() if v is not row}
                 return httpx.Response(204)
@@ -337,7 +356,14 @@ class FakeGateway:
                 return httpx.Response(
                     200,
                     json=[
-                        {"hostname": h, "project": project.name, "created_at": NOW.isoformat()}
+                        {
+                            "hostname": h,
+                            "project": project.name,
+                            "created_at": NOW.isoformat(),
+                            "verified": h in self.verified_domains,
+                            "challenge_record": f"_paastech-challenge.{h}",
+                            "challenge_value": "paastech-verify-token",
+                        }
                         for h in project.domains
                     ],
                 )
@@ -349,6 +375,22 @@ class FakeGateway:
                         "hostname": body["hostname"],
                         "project": project.name,
                         "created_at": NOW.isoformat(),
+                        "verified": False,
+                        "challenge_record": f"_paastech-challenge.{body['hostname']}",
+                        "challenge_value": "paastech-verify-token",
+                    },
+                )
+            case "POST", ["domains", hostname, "verify"] if hostname in project.domains:
+                if hostname not in self.proved_domains:
+                    return invalid(hostname=f"_paastech-challenge.{hostname}: no TXT record yet")
+                self.verified_domains.add(hostname)
+                return httpx.Response(
+                    200,
+                    json={
+                        "hostname": hostname,
+                        "project": project.name,
+                        "created_at": NOW.isoformat(),
+                        "verified": True,
                     },
                 )
             case "DELETE", ["domains", hostname] if hostname in project.domains:

@@ -156,6 +156,19 @@ def test_domains_add_list_remove(hello: Cli) -> None:
     assert hello("domains", "remove", "www.example.com", "-p", "hello").code == 4
 
 
+def test_domains_add_says_how_to_prove_it_then_verify(hello: Cli) -> None:
+    """Adding prints the TXT record to publish; verify fails until it is there."""
+    added = hello("domains", "add", "www.example.com", "-p", "hello")
+    assert added.code == 0
+    assert "_paastech-challenge.www.example.com" in added.stdout
+    assert "paastech-verify-token" in added.stdout
+    assert hello("domains", "verify", "www.example.com", "-p", "hello").code != 0
+    hello.gateway.proved_domains.add("www.example.com")
+    verified = hello("domains", "verify", "www.example.com", "-p", "hello")
+    assert verified.code == 0
+    assert "Verified www.example.com" in verified.stdout
+
+
 def test_tokens_create_prints_the_secret_on_stdout_only(hello: Cli) -> None:
     """The secret alone goes to stdout (so `$(paastech tokens create ci)` works)."""
     result = hello("tokens", "create", "ci", "--expires-in-days", "7")
@@ -167,6 +180,33 @@ def test_tokens_create_prints_the_secret_on_stdout_only(hello: Cli) -> None:
     token_id = hello.gateway.tokens[secret]["id"]
     assert hello("tokens", "revoke", token_id).code == 0
     assert secret not in hello.gateway.tokens
+
+
+def test_password_changes_it_and_signs_out_the_other_sessions(hello: Cli) -> None:
+    """`paastech password` sends both passwords; the other login ends, this one stays."""
+    other = hello.gateway.issue(EMAIL, "session")
+    result = hello("password", "--password-stdin", stdin="correct horse 1\nnew password 99\n")
+    assert result.code == 0, result.stderr
+    assert "signed out 1 other session" in result.stdout + result.stderr
+    assert other not in hello.gateway.tokens
+    assert hello.gateway.accounts[EMAIL] == "new password 99"
+    assert hello("whoami").code == 0
+
+
+def test_password_with_the_wrong_current_one_fails(hello: Cli) -> None:
+    """A wrong current password changes nothing and exits non-zero."""
+    result = hello("password", "--password-stdin", stdin="wrong\nnew password 99\n")
+    assert result.code != 0
+    assert hello.gateway.accounts[EMAIL] == "correct horse 1"
+
+
+def test_tokens_revoke_all_signs_out_everywhere(hello: Cli) -> None:
+    """Every token of the account ends and the saved login is forgotten."""
+    hello.gateway.issue(EMAIL, "api", "ci")
+    result = hello("tokens", "revoke-all")
+    assert result.code == 0, result.stderr
+    assert not [t for t in hello.gateway.tokens.values() if t["email"] == EMAIL]
+    assert hello("whoami").code != 0
 
 
 def test_open_prints_and_opens_the_url(hello: Cli) -> None:
@@ -228,13 +268,13 @@ def test_logs_build_prints_the_build_log(hello: Cli) -> None:
 def test_every_command_has_help_with_an_example(cli: Cli) -> None:
     """`--help` on every command shows an example invocation."""
     commands = [
-        ("signup",), ("login",), ("logout",), ("whoami",), ("audit",),
+        ("signup",), ("login",), ("logout",), ("password",), ("whoami",), ("audit",),
         ("keys", "add"), ("keys", "list"), ("keys", "remove"),
-        ("tokens", "create"), ("tokens", "list"), ("tokens", "revoke"),
+        ("tokens", "create"), ("tokens", "list"), ("tokens", "revoke"), ("tokens", "revoke-all"),
         ("projects", "create"), ("projects", "list"), ("projects", "info"),
         ("projects", "update"), ("projects", "delete"),
         ("env", "set"), ("env", "unset"), ("env", "list"),
-        ("domains", "add"), ("domains", "remove"), ("domains", "list"),
+        ("domains", "add"), ("domains", "verify"), ("domains", "remove"), ("domains", "list"),
         ("releases",), ("rollback",), ("builds",), ("scale",), ("ps",), ("logs",), ("open",),
     ]  # fmt: skip
     for command in commands:

@@ -43,6 +43,15 @@ class DbSettings(_Section, frozen=True):
     migrate_password_file: Annotated[str, Meta(description="File holding that password.")] = ""
     pool_min: Annotated[int, Meta(ge=1, description="Minimum pooled connections.")] = 2
     pool_max: Annotated[int, Meta(ge=1, description="Maximum pooled connections.")] = 10
+    connect_timeout_seconds: Annotated[
+        float, Meta(gt=0, description="Give up opening a connection after this long.")
+    ] = 5.0
+    command_timeout_seconds: Annotated[
+        float, Meta(gt=0, description="Give up on one statement after this long.")
+    ] = 30.0
+    pool_acquire_timeout_seconds: Annotated[
+        float, Meta(gt=0, description="Give up waiting for a free pooled connection.")
+    ] = 5.0
 
     def dsn(self, database: str | None = None) -> str:
         """The asyncpg DSN for this database (or another one on the same server)."""
@@ -71,8 +80,24 @@ class GatewaySettings(_Section, frozen=True):
         int, Meta(ge=1, description="Window over which failed logins are counted.")
     ] = 900
     trusted_proxies: Annotated[
-        list[str], Meta(description="Peers whose X-Forwarded-For is believed.")
+        list[str],
+        Meta(
+            description="Addresses or networks of proxies (and the dashboard) whose"
+            " X-Forwarded-For hops are believed; the client is the right-most other hop."
+        ),
     ] = msgspec.field(default_factory=list)
+    signup_max_per_ip: Annotated[
+        int, Meta(ge=1, description="Signups per client IP in signup_window_seconds.")
+    ] = 10
+    signup_window_seconds: Annotated[
+        int, Meta(ge=1, description="Window over which signups are counted.")
+    ] = 3600
+    max_token_days: Annotated[
+        int, Meta(ge=1, le=3650, description="Longest lifetime of an API token (days).")
+    ] = 365
+    max_header_bytes: Annotated[
+        int, Meta(ge=1024, description="Largest request header section, bytes (431 above).")
+    ] = 32 * 1024
 
 
 class ForgeSettings(_Section, frozen=True):
@@ -204,6 +229,29 @@ class UiSettings(_Section, frozen=True):
     port: Annotated[int, Meta(ge=0, le=65535, description="Dashboard port.")] = 8080
 
 
+class DomainsSettings(_Section, frozen=True):
+    resolvers: Annotated[
+        list[str],
+        Meta(
+            description="DNS servers (ip or ip:port) asked for domain challenges;"
+            " empty: the system's resolvers."
+        ),
+    ] = msgspec.field(default_factory=list)
+    timeout_seconds: Annotated[
+        float, Meta(gt=0, description="Give up on a challenge lookup after this long.")
+    ] = 5.0
+    reserved: Annotated[
+        list[str],
+        Meta(
+            description="More hostnames nobody may claim (e.g. the dashboard's public name);"
+            " the gateway's, the forge's and the apps domain are always reserved."
+        ),
+    ] = msgspec.field(default_factory=list)
+    pending_hours: Annotated[
+        int, Meta(ge=1, description="An unproved claim may be taken over after this long.")
+    ] = 48
+
+
 class SecretsSettings(_Section, frozen=True):
     env_key: Annotated[str, Meta(description="Fernet key encrypting env values at rest.")] = ""
     env_key_file: Annotated[
@@ -225,6 +273,7 @@ class Settings(_Section, frozen=True):
     apps: AppsSettings = msgspec.field(default_factory=AppsSettings)
     scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
+    domains: DomainsSettings = msgspec.field(default_factory=DomainsSettings)
     secrets: SecretsSettings = msgspec.field(default_factory=SecretsSettings)
 
     @property

@@ -6,7 +6,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from fakes import FakeGateway
+from fakes import PASSWORD, FakeGateway
 from nicegui import ui
 from nicegui.testing import User, user_simulation
 from support import eventually, field_error
@@ -114,3 +114,56 @@ async def test_unreachable_gateway_shows_the_banner(offline_user: User) -> None:
     offline_user.find(marker="login-submit").click()
     await offline_user.should_see("cannot reach the gateway", retries=30)
     await offline_user.should_see(marker="login-submit")
+
+
+async def test_password_change_signs_out_the_other_sessions(
+    user: User, gateway: FakeGateway, login: Login
+) -> None:
+    """The account page changes the password; the gateway ends the other logins."""
+    email = await login()
+    other = gateway.issue(email, "session")
+    await user.open("/account")
+    await user.should_see(marker="password-change")
+    user.find(marker="password-current").type(PASSWORD)
+    user.find(marker="password-new").type("a brand new password")
+    user.find(marker="password-again").type("a brand new password")
+    user.find(marker="password-change").click()
+    await user.should_see("1 other session(s) signed out")
+    assert gateway.accounts[email] == "a brand new password"
+    assert other not in gateway.tokens
+
+
+async def test_a_wrong_current_password_changes_nothing(
+    user: User, gateway: FakeGateway, login: Login
+) -> None:
+    """A wrong current password is said so; the password stays."""
+    email = await login()
+    await user.open("/account")
+    await user.should_see(marker="password-change")
+    user.find(marker="password-current").type("not it at all")
+    user.find(marker="password-new").type("a brand new password")
+    user.find(marker="password-again").type("a brand new password")
+    user.find(marker="password-change").click()
+    await user.should_see("the current password is wrong")
+    assert gateway.accounts[email] == PASSWORD
+
+
+async def test_sign_out_everywhere(user: User, gateway: FakeGateway, login: Login) -> None:
+    """Signing out everywhere revokes every token of the account and returns to login."""
+    email = await login()
+    gateway.issue(email, "api", "ci")
+    await user.open("/account")
+    await user.should_see(marker="revoke-all")
+    user.find(marker="revoke-all").click()
+    user.find(marker="confirm-ok").click()
+    await user.should_see(marker="login-submit")
+    assert not [t for t in gateway.tokens.values() if t["email"] == email]
+
+
+async def test_calls_carry_the_users_address(
+    user: User, gateway: FakeGateway, login: Login
+) -> None:
+    """Every gateway call forwards the browser's address in X-Forwarded-For."""
+    await login()
+    assert gateway.requests
+    assert all(r.headers.get("x-forwarded-for") for r in gateway.requests)

@@ -95,6 +95,22 @@ async def test_domains_add_and_remove(user: User, gateway: FakeGateway, login: L
     assert gateway.projects["shop"].domains == []
 
 
+async def test_domains_show_the_txt_challenge_and_verify(
+    user: User, gateway: FakeGateway, login: Login
+) -> None:
+    """An unproved domain shows its TXT record; Verify fails until it is published."""
+    await _open(user, gateway, login)
+    user.find(marker="domain-new").type("www.example.com")
+    user.find(marker="domain-add").click()
+    await user.should_see(marker="domain-txt-www.example.com")
+    await user.should_see("_paastech-challenge.www.example.com")
+    user.find(marker="domain-verify-www.example.com").click()
+    await user.should_see("no TXT record yet")
+    gateway.proved_domains.add("www.example.com")
+    user.find(marker="domain-verify-www.example.com").click()
+    await user.should_see(marker="domain-ok-www.example.com")
+
+
 async def test_runtime_logs_load(user: User, gateway: FakeGateway, login: Login) -> None:
     """Loading logs shows each instance's lines, merged, with stream and instance."""
     gateway.log_lines = [log_line(0, "listening on :8080"), log_line(1, "oops", "stderr")]

@@ -38,6 +38,7 @@ from paastech_cli.schemas import (
     Project,
     ProjectKind,
     Release,
+    Revoked,
     Scaled,
     Session,
     Token,
@@ -63,6 +64,7 @@ class GatewayClient:
         token: Bearer token (from login or ``tokens create``); None for signup/login.
         transport: An httpx transport to use instead of the network (tests, in-process apps).
         timeout: Per-request timeout; followed streams never time out on reads.
+        headers: More headers on every request (the dashboard's ``X-Forwarded-For``).
     """
 
     def __init__(
@@ -72,9 +74,14 @@ class GatewayClient:
         token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"User-Agent": f"paastech-cli/{__version__}", "Accept": "application/json"}
+        headers = {
+            **(headers or {}),
+            "User-Agent": f"paastech-cli/{__version__}",
+            "Accept": "application/json",
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.AsyncClient(
@@ -171,6 +178,12 @@ class GatewayClient:
         """Revoke the token this client uses (``POST /auth/logout``)."""
         await self._send("POST", "/api/v1/auth/logout")
 
+    async def change_password(self, current: str, new: str) -> int:
+        """Change the password (``POST /auth/password``); returns the sessions it revoked."""
+        body = {"current_password": current, "new_password": new}
+        response = await self._send("POST", "/api/v1/auth/password", json=body)
+        return self._decode(response, Revoked).revoked
+
     async def me(self) -> Me:
         """The account the token belongs to (``GET /me``)."""
         return self._decode(await self._send("GET", "/api/v1/me"), Me)
@@ -189,6 +202,11 @@ class GatewayClient:
 
     async def revoke_token(self, token_id: str) -> None:
         await self._send("DELETE", f"/api/v1/tokens/{_seg(token_id)}")
+
+    async def revoke_all_tokens(self) -> int:
+        """Revoke every token of the account, this one included; returns how many."""
+        response = await self._send("POST", "/api/v1/tokens/revoke-all")
+        return self._decode(response, Revoked).revoked
 
     # -- SSH keys -----------------------------------------------------------------------------
 
@@ -324,6 +342,11 @@ class GatewayClient:
         if not response.content:
             return Domain(hostname=hostname)
         return self._decode(response, Domain)
+
+    async def verify_domain(self, project: str, hostname: str) -> Domain:
+        """Ask the gateway to check the domain's DNS TXT challenge (422 while it fails)."""
+        path = f"/api/v1/projects/{_seg(project)}/domains/{_seg(hostname)}/verify"
+        return self._decode(await self._send("POST", path), Domain)
 
     async def remove_domain(self, project: str, hostname: str) -> None:
         await self._send("DELETE", f"/api/v1/projects/{_seg(project)}/domains/{_seg(hostname)}")

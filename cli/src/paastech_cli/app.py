@@ -64,6 +64,7 @@ for func, group in (
     (auth.signup, ACCOUNT),
     (auth.login, ACCOUNT),
     (auth.logout, ACCOUNT),
+    (auth.password, ACCOUNT),
     (auth.whoami, ACCOUNT),
     (audit.audit, ACCOUNT),
     (releases.releases, DEPLOYS),

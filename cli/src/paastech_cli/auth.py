@@ -1,4 +1,4 @@
-"""``paastech signup | login | logout | whoami``: accounts and the saved session."""
+"""``paastech signup | login | logout | password | whoami``: accounts and the saved session."""
 
 from __future__ import annotations
 
@@ -125,6 +125,39 @@ async def logout(*, gateway: Gateway = Gateway()) -> None:
         note(f"[yellow]Warning:[/] could not revoke the token on the gateway: {exc.message}")
     if rt.credentials.remove(url):
         say(f"Logged out of {url}")
+
+
+async def password(*, password_stdin: PasswordStdin = False, gateway: Gateway = Gateway()) -> None:
+    """Change your password; every other login session is signed out.
+
+    Asks for the current password, then the new one twice (at least 10 characters). With
+    --password-stdin, reads two lines: the current password, then the new one. API tokens
+    stay valid (`paastech tokens revoke-all` ends them too).
+
+    For example:
+
+        $ paastech password
+
+    Parameters
+    ----------
+    password_stdin
+        Read the current and the new password from standard input, one per line.
+    """
+    rt = current()
+    if password_stdin:
+        old = rt.stdin.readline().rstrip("\r\n")
+        new = rt.stdin.readline().rstrip("\r\n")
+    else:
+        old = rt.prompt_secret("Current password: ")
+        new = rt.prompt_secret("New password: ")
+        if rt.prompt_secret("New password (again): ") != new:
+            raise UsageError("the passwords do not match")
+    if not old or not new:
+        raise UsageError("the current and the new password are required")
+    async with gateway.client() as gw:
+        with spinner("Changing password…"):
+            revoked = await gw.change_password(old, new)
+    say(f"Password changed; signed out {revoked} other session{'s' if revoked != 1 else ''}")
 
 
 async def whoami(*, json: JsonFlag = False, gateway: Gateway = Gateway()) -> None:

@@ -1,4 +1,4 @@
-"""``paastech domains add | remove | list``: custom hostnames routed to a project."""
+"""``paastech domains add | verify | remove | list``: custom hostnames routed to a project."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ app = App(name="domains", help="Route custom hostnames to a project.")
 
 @app.command
 async def add(hostname: str, /, *, json: JsonFlag = False, target: Target = Target()) -> None:
-    """Route a custom hostname to the project (point its DNS at the platform's router).
+    """Claim a custom hostname; it is routed once proved with a DNS TXT record (see verify).
 
     For example:
 
@@ -29,8 +29,37 @@ async def add(hostname: str, /, *, json: JsonFlag = False, target: Target = Targ
             domain = await gw.add_domain(name, hostname)
     if json:
         print_json(domain)
+        return
+    say(f"Added {domain.hostname} to [bold]{name}[/]")
+    if not domain.verified and domain.challenge_record:
+        say(
+            f"To prove it is yours, publish a TXT record [bold]{domain.challenge_record}[/]"
+            f" holding {domain.challenge_value}, then run"
+            f" `paastech domains verify {domain.hostname}`"
+        )
+
+
+@app.command
+async def verify(hostname: str, /, *, json: JsonFlag = False, target: Target = Target()) -> None:
+    """Check the hostname's DNS TXT challenge; once it holds the token the name is routed.
+
+    For example:
+
+        $ paastech domains verify www.example.com
+
+    Parameters
+    ----------
+    hostname
+        A hostname added with `paastech domains add`.
+    """
+    name = target.name()
+    async with target.client() as gw:
+        with spinner(f"Checking {hostname}…"):
+            domain = await gw.verify_domain(name, hostname)
+    if json:
+        print_json(domain)
     else:
-        say(f"Added {domain.hostname} to [bold]{name}[/]")
+        say(f"Verified {domain.hostname}: it is routed to [bold]{name}[/]")
 
 
 @app.command
@@ -66,4 +95,5 @@ async def list_(*, json: JsonFlag = False, target: Target = Target()) -> None:
     if json:
         print_json(domains)
         return
-    table(("HOSTNAME", "ADDED"), ((d.hostname, d.created_at) for d in domains), empty="No domains.")
+    rows = ((d.hostname, "yes" if d.verified else "no", d.created_at) for d in domains)
+    table(("HOSTNAME", "VERIFIED", "ADDED"), rows, empty="No domains.")

@@ -33,6 +33,12 @@ class Session(Schema):
     expires_at: dt.datetime | None = None
 
 
+class Revoked(Schema):
+    """``POST /auth/password`` and ``POST /tokens/revoke-all``: how many tokens ended."""
+
+    revoked: int
+
+
 class Me(Schema):
     """``GET /me``."""
 
@@ -163,6 +169,10 @@ class Domain(Schema):
     hostname: str
     project: str = ""
     created_at: dt.datetime | None = None
+    verified: bool = False
+    """Routed only once verified (the DNS TXT challenge holds the token)."""
+    challenge_record: str = ""
+    challenge_value: str = ""
 
 
 class AuditEvent(Schema):

@@ -1,4 +1,4 @@
-"""``paastech tokens create | list | revoke``: API tokens for scripts and CI."""
+"""``paastech tokens create | list | revoke | revoke-all``: API tokens for scripts and CI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from cyclopts import App, Parameter
 
 from paastech_cli.output import note, print_json, say, table
-from paastech_cli.runtime import Gateway, JsonFlag
+from paastech_cli.runtime import Gateway, JsonFlag, current
 
 app = App(name="tokens", help="Create, list and revoke API tokens (for PAASTECH_TOKEN in CI).")
 
@@ -80,3 +80,20 @@ async def revoke(token_id: str, /, *, gateway: Gateway = Gateway()) -> None:
     async with gateway.client() as gw:
         await gw.revoke_token(token_id)
     say(f"Revoked token {token_id}")
+
+
+@app.command(name="revoke-all")
+async def revoke_all(*, gateway: Gateway = Gateway()) -> None:
+    """Revoke every token of your account at once, logins included: sign out everywhere.
+
+    The saved login of this gateway is forgotten too; log in again afterwards.
+
+    For example:
+
+        $ paastech tokens revoke-all
+    """
+    url = gateway.url()
+    async with gateway.client() as gw:
+        revoked = await gw.revoke_all_tokens()
+    current().credentials.remove(url)
+    say(f"Revoked {revoked} token{'s' if revoked != 1 else ''}; log in again to continue")

@@ -29,10 +29,34 @@ def map_db_errors() -> Iterator[None]:
         raise DatabaseUnavailable(f"postgres: {exc}") from exc
 
 
+class _TimedPool:
+    """asyncpg's pool with ``db.pool_acquire_timeout_seconds`` on every acquire.
+
+    Piccolo acquires without a timeout; a pool drained by a hung PostgreSQL would make every
+    request wait forever. Everything else is the pool's own.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return self._pool.acquire(timeout=timeout or self._timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
 def make_engine(db: DbSettings) -> PostgresEngine:
     """An engine for ``db`` bound to every table class (not yet connected)."""
     engine = PostgresEngine(
-        config={"dsn": db.dsn()},
+        config={
+            "dsn": db.dsn(),
+            # Connect and per-statement limits: a black-holed PostgreSQL fails requests
+            # with a 503 after these, rather than hanging them.
+            "timeout": db.connect_timeout_seconds,
+            "command_timeout": db.command_timeout_seconds,
+        },
         extensions=(),
         log_queries=False,
     )
@@ -52,6 +76,7 @@ async def connected(db: DbSettings, **pool_options: Any) -> AsyncIterator[Postgr
         await engine.start_connection_pool(
             min_size=db.pool_min, max_size=db.pool_max, **pool_options
         )
+    engine.pool = _TimedPool(engine.pool, db.pool_acquire_timeout_seconds)
     try:
         yield engine
     finally:
@@ -96,7 +121,7 @@ async def migrate(db: DbSettings) -> list[str]:
     """
     owner = db.owner()
     with map_db_errors():
-        conn = await asyncpg.connect(owner.dsn())
+        conn = await asyncpg.connect(owner.dsn(), timeout=db.connect_timeout_seconds)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         await conn.execute(

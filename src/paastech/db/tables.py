@@ -119,9 +119,16 @@ class Release(Table, tablename="releases"):
 
 
 class Domain(Table, tablename="domains"):
+    """A project's claim on a hostname; routed only once ``verified_at`` is set.
+
+    ``challenge`` is the token the owner publishes in ``_paastech-challenge.<hostname>``.
+    """
+
     id = UUID(primary_key=True)
     project = ForeignKey(Project, on_delete=OnDelete.cascade)
     hostname = Varchar(length=253, unique=True)
+    challenge = Varchar(length=64, default="")
+    verified_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
 
 
@@ -151,11 +158,16 @@ class ColdStart(Table, tablename="cold_starts"):
 
 
 class LoginAttempt(Table, tablename="login_attempts"):
-    """Failed logins, counted per email and per IP for throttling across workers."""
+    """Throttled attempts (``kind`` login or signup), counted per email and per IP.
+
+    A login attempt is recorded before its password is checked and removed when it
+    succeeds, so what remains in the window are the failures (and the attempts in flight).
+    """
 
     id = BigSerial(primary_key=True)
     email = Varchar(length=254)
     ip = Varchar(length=64)
+    kind = Varchar(length=16, default="login")
     created_at = Timestamptz()
 
 

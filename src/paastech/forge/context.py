@@ -13,6 +13,7 @@ from uuid import UUID
 
 from paastech.errors import ProvisionError
 from paastech.forge.builds import BuildCoordinator, Builder, UnavailableBuilder
+from paastech.forge.keywatch import KeyRegistry
 from paastech.forge.repos import GitRepoStore
 from paastech.settings import Settings
 
@@ -30,6 +31,8 @@ class ForgeContext:
     coordinator: BuildCoordinator
     git: str
     forge_dir: Path
+    keys: KeyRegistry = field(default_factory=KeyRegistry)
+    """Open connections by key fingerprint, closed when their key is deleted."""
     _push_locks: dict[UUID, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod

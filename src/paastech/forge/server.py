@@ -2,9 +2,11 @@
 
 Authentication is public key only: the key's SHA256 fingerprint (as ``ssh-keygen -l``
 prints it) is looked up in ``ssh_keys``, and the owning Client is who the connection acts
-for. Passwords, keyboard-interactive, PTYs, agent and X11 forwarding, and every kind of
-port forwarding are off. The host key is generated on first start and kept in
-``<state_dir>/forge/ssh_host_ed25519_key`` so clients see the same host ever after.
+for. Deleting the key closes the connection (:mod:`paastech.forge.keywatch`) and every new
+session re-checks that the key still exists. Passwords, keyboard-interactive, PTYs, agent
+and X11 forwarding, and every kind of port forwarding are off. The host key is generated on
+first start and kept in ``<state_dir>/forge/ssh_host_ed25519_key`` so clients see the same
+host ever after.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from paastech.db.tables import SshKey
 from paastech.errors import PaasTechError
 from paastech.forge.builds import Builder
 from paastech.forge.context import SAFE_PATH, Activity, ForgeContext
+from paastech.forge.keywatch import KeyWatcher
 from paastech.forge.nomad_builder import NomadBuilder, nomad_builder
 from paastech.forge.outbox import run_outbox
 from paastech.forge.recovery import recover_builds
@@ -65,6 +68,9 @@ class ForgeServer(asyncssh.SSHServer):
         self._ctx = ctx
         self._conn: asyncssh.SSHServerConnection | None = None
         self._candidate: UUID | None = None
+        self._candidate_key = ""
+        self._fingerprint = ""  # of the key this connection authenticated with
+        self._revoked = False
         self._known: dict[str, UUID | None] = {}  # fingerprint -> client, this connection
         self._client_id: UUID | None = None
         self._activity = Activity()
@@ -78,6 +84,16 @@ class ForgeServer(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._fingerprint:
+            self._ctx.keys.remove(self._fingerprint, id(self))
+
+    def revoke(self) -> None:
+        """The key was deleted: tell the open sessions, refuse new ones, close."""
+        self._revoked = True
+        for session in self._sessions:
+            session.say_goodbye("! your SSH key was removed; closing the connection\n")
+        if self._conn is not None:
+            self._conn.close()
 
     def begin_auth(self, username: str) -> bool:
         return True  # every connection must authenticate
@@ -109,15 +125,18 @@ class ForgeServer(asyncssh.SSHServer):
             log.info("forge: refused unknown key %s", fingerprint)
             return False
         self._candidate = client
+        self._candidate_key = fingerprint
         return True
 
     def auth_completed(self) -> None:
         self._client_id = self._candidate
+        self._fingerprint = self._candidate_key
+        self._ctx.keys.add(self._fingerprint, id(self), self.revoke)
 
     def session_requested(self) -> GitSession | bool:
-        if self._client_id is None:
+        if self._client_id is None or self._revoked:
             return False
-        session = GitSession(self._ctx, self._client_id, self._activity)
+        session = GitSession(self._ctx, self._client_id, self._activity, self._fingerprint)
         self._sessions.append(session)
         return session
 
@@ -157,7 +176,7 @@ async def start_server(settings: Settings, builder: Builder | None = None) -> as
     """
     ctx = ForgeContext.create(settings, builder)
     host_key = load_host_key(ctx.forge_dir)
-    return await asyncssh.create_server(
+    acceptor = await asyncssh.create_server(
         lambda: ForgeServer(ctx),
         settings.forge.host,
         settings.forge.port,
@@ -169,6 +188,26 @@ async def start_server(settings: Settings, builder: Builder | None = None) -> as
         login_timeout=min(120, settings.forge.idle_timeout_seconds),
         keepalive_interval=0,
     )
+    watcher = asyncio.get_running_loop().create_task(_watch_keys(settings, ctx, acceptor))
+    _WATCHERS.add(watcher)
+    watcher.add_done_callback(_WATCHERS.discard)
+    return acceptor
+
+
+_WATCHERS: set[asyncio.Task[None]] = set()  # strong references: tasks are weakly held
+
+
+async def _watch_keys(
+    settings: Settings, ctx: ForgeContext, acceptor: asyncssh.SSHAcceptor
+) -> None:
+    """Close connections of deleted keys for as long as the acceptor serves."""
+    listener = asyncio.get_running_loop().create_task(KeyWatcher(settings.db, ctx.keys).run())
+    try:
+        await acceptor.wait_closed()
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
 
 
 async def _recover(builder: NomadBuilder, timeout_seconds: float) -> None:

@@ -15,8 +15,14 @@ from uuid import UUID
 
 import asyncssh
 
-from paastech.db.tables import Project
-from paastech.errors import InvalidInput, NotFound, PaasTechError, PayloadTooLarge
+from paastech.db.tables import Project, SshKey
+from paastech.errors import (
+    InvalidInput,
+    NotFound,
+    PaasTechError,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from paastech.forge import gitproc
 from paastech.forge.commands import GitCommand, Service, parse_command
 from paastech.forge.context import Activity, ForgeContext
@@ -34,9 +40,12 @@ _LOW_WATER = 256 * 1024
 class GitSession(asyncssh.SSHServerSession[bytes]):
     """The handler of one session channel of an authenticated client."""
 
-    def __init__(self, ctx: ForgeContext, client_id: UUID, activity: Activity) -> None:
+    def __init__(
+        self, ctx: ForgeContext, client_id: UUID, activity: Activity, fingerprint: str = ""
+    ) -> None:
         self._ctx = ctx
         self._client_id = client_id
+        self._fingerprint = fingerprint
         self._activity = activity
         self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._command: str | None = None
@@ -149,6 +158,10 @@ class GitSession(asyncssh.SSHServerSession[bytes]):
                 self._chan.exit(status)
 
     async def _serve(self) -> int:
+        # Per session, not per connection: a key deleted since the connection authenticated
+        # serves nothing more, even if the deletion's NOTIFY was missed.
+        if not await SshKey.exists().where(SshKey.fingerprint == self._fingerprint):
+            raise PermissionDenied("your SSH key was removed; add it again to push")
         if self._subsystem is not None:
             raise InvalidInput("subsystems (sftp, scp) are not available; use git push")
         if self._command is None:

@@ -9,6 +9,7 @@ from paastech.errors import NotFound
 from paastech.gateway.auth import Caller
 from paastech.gateway.schemas import ProjectOut
 from paastech.gateway.tx import fetch
+from paastech.gateway.validation import is_project_name
 from paastech.settings import Settings
 
 PROJECT_COLUMNS = (
@@ -31,6 +32,9 @@ async def owned_project(caller: Caller, name: str, *, lock: bool = False) -> dic
     Raises:
         NotFound: No such project, or another Client's (the answer is the same).
     """
+    if not is_project_name(name):
+        # No project can have this name (NUL, 10^6 characters...): never ask PostgreSQL.
+        raise NotFound("no such project")
     rows = await fetch(_OWNED_LOCKED if lock else _OWNED, name, caller.client_id)
     if not rows:
         raise NotFound(f"no project named {name!r}")

@@ -30,8 +30,10 @@ from paastech import health as readiness_checks
 from paastech.crypto import EnvCipher
 from paastech.db import connected
 from paastech.errors import BackendUnavailable
+from paastech.gateway import revocation
 from paastech.gateway.auth import Caller, TokenCache, authenticate
 from paastech.gateway.errors import EXCEPTION_HANDLERS
+from paastech.gateway.guard import guard
 from paastech.gateway.hotreads import hot_reads
 from paastech.gateway.routes import (
     audit,
@@ -134,6 +136,7 @@ class GatewayCore(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.middleware.insert(0, guard(gateway_settings.max_header_bytes))
         app_config.request_max_body_size = gateway_settings.body_limit
         app_config.lifespan.append(self._database)
         app_config.openapi_config = OpenAPIConfig(
@@ -158,10 +161,20 @@ class GatewayCore(InitPluginProtocol):
         return app_config
 
     @contextlib.asynccontextmanager
-    async def _database(self, app: Litestar) -> AsyncIterator[None]:
+    async def resources(self) -> AsyncIterator[None]:
+        """The pool, the hot-read lease and the revocation listener, for the block."""
         # A lighter pool reset than asyncpg's (see _rollback_if_open).
         db = self.settings.db
-        async with connected(db, reset=_rollback_if_open), hot_reads(db):
+        async with (
+            connected(db, reset=_rollback_if_open),
+            hot_reads(db),
+            revocation.listening(db, self.cache),
+        ):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _database(self, app: Litestar) -> AsyncIterator[None]:
+        async with self.resources():
             yield
 
 
@@ -204,6 +217,8 @@ def run(settings: Settings, services: Services | None = None) -> None:
         # default would rewrite the client address from X-Forwarded-For for any loopback peer.
         proxy_headers=False,
         server_header=False,
+        # Only the h11 parser enforces this; the guard middleware refuses the rest (431).
+        h11_max_incomplete_event_size=settings.gateway.max_header_bytes,
         lifespan="on",
         log_level="info",
     )

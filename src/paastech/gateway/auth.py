@@ -1,12 +1,15 @@
-"""Authentication: argon2id passwords, hashed bearer tokens, login throttling.
+"""Authentication: argon2id passwords and hashed bearer tokens.
 
 A token is 32 random bytes shown to the Client once; the database keeps only its SHA-256,
 so a leaked table cannot be replayed. Lookups are cached for a few seconds per process
-(:data:`TOKEN_CACHE_SECONDS`): revocation through this process evicts at once, another
-gateway replica may accept a revoked token for at most that long.
+(:data:`TOKEN_CACHE_SECONDS`) for reads only, and only while this process listens for
+revocations (:mod:`paastech.gateway.revocation`): a revoked token is evicted from every
+replica's cache by a ``NOTIFY`` sent in the revoking transaction, and every mutating call
+(anything but GET/HEAD/OPTIONS) checks the database itself, so a revoked token can change
+nothing anywhere from the moment the revocation commits.
 
-Failed logins are rows in ``login_attempts`` (shared by every worker and replica), counted
-per email and per client IP over ``gateway.login_window_seconds``.
+Throttling lives in :mod:`paastech.gateway.throttle`, the client address in
+:mod:`paastech.gateway.clientip`.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import ipaddress
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -27,14 +28,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 
-from paastech.db.tables import ApiToken, Client, LoginAttempt
-from paastech.errors import RateLimited, Unauthenticated
+from paastech.db.tables import ApiToken, Client
+from paastech.errors import Unauthenticated
+from paastech.gateway.clientip import client_ip
 from paastech.settings import GatewaySettings
 
 TOKEN_PREFIX = "pt_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 TOKEN_CACHE_SECONDS = 5.0
 _LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 _CACHE_MAX = 10_000
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 # Verified against when the email is unknown, so both paths cost one argon2 verification.
@@ -82,33 +85,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def client_ip(connection: ASGIConnection[Any, Any, Any, Any], settings: GatewaySettings) -> str:
-    """The peer address, or the left-most X-Forwarded-For hop when the peer is trusted."""
-    peer = connection.client.host if connection.client else ""
-    if peer and _trusted(peer, settings.trusted_proxies):
-        forwarded = connection.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
-    return peer[:64]
-
-
-def _trusted(peer: str, proxies: list[str]) -> bool:
-    if not proxies:
-        return False
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    for entry in proxies:
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 @dataclass
 class _Cached:
     token_id: UUID
@@ -119,10 +95,16 @@ class _Cached:
 
 
 class TokenCache:
-    """token hash → owner, for a few seconds; evicted on revocation in this process."""
+    """token hash → owner, for a few seconds, while revocations are being listened for.
+
+    ``live`` is set by the revocation listener only while its connection is up: without
+    it nobody would evict a token revoked on another replica, so nothing is served from
+    the cache then (every request asks the database).
+    """
 
     def __init__(self, ttl: float = TOKEN_CACHE_SECONDS) -> None:
         self.ttl = ttl
+        self.live = False
         self._entries: dict[str, _Cached] = {}
         self._loading: dict[str, asyncio.Future[_Cached | None]] = {}
 
@@ -153,12 +135,16 @@ class TokenCache:
         return entry
 
     def get(self, digest: str) -> _Cached | None:
+        if not self.live:
+            return None
         entry = self._entries.get(digest)
         if entry is None or time.monotonic() - entry.fetched > self.ttl:
             return None
         return entry
 
     def put(self, digest: str, entry: _Cached) -> None:
+        if not self.live:
+            return
         if len(self._entries) >= _CACHE_MAX:
             self._entries.clear()
         self._entries[digest] = entry
@@ -191,7 +177,8 @@ async def authenticate(
         Unauthenticated: Missing, unknown, revoked or expired token.
     """
     digest = token_hash(bearer(connection))
-    entry = cache.get(digest)
+    # A mutating call always asks the database: revocation must hold at once, everywhere.
+    entry = cache.get(digest) if connection.scope.get("method") in _READS else None
     if entry is None:
         entry = await cache.load(digest, _lookup)
         if entry is None:
@@ -234,45 +221,6 @@ async def issue_token(
     )
     await row.save().run()
     return row.id, token
-
-
-# --- login throttling ------------------------------------------------------------------------
-
-
-async def check_throttle(email: str, ip: str, settings: GatewaySettings) -> None:
-    """Refuse a login attempt once ``login_max_failures`` failures sit in the window.
-
-    Raises:
-        RateLimited: With the seconds until enough failures have left the window.
-    """
-    window = dt.timedelta(seconds=settings.login_window_seconds)
-    now = utcnow()
-    since = now - window
-    limit = settings.login_max_failures
-    retry_after = 0.0
-    for column, value in ((LoginAttempt.email, email), (LoginAttempt.ip, ip)):
-        rows = (
-            await LoginAttempt.select(LoginAttempt.created_at)
-            .where((column == value) & (LoginAttempt.created_at > since))
-            .order_by(LoginAttempt.created_at)
-            .run()
-        )
-        if len(rows) >= limit:
-            # The count drops below the limit once the (count - limit + 1)-th oldest expires.
-            expires = rows[len(rows) - limit]["created_at"] + window
-            retry_after = max(retry_after, (expires - now).total_seconds())
-    if retry_after > 0:
-        raise RateLimited(
-            "too many failed logins; try again later", retry_after=math.ceil(retry_after)
-        )
-
-
-async def record_failure(email: str, ip: str) -> None:
-    await LoginAttempt.insert(LoginAttempt(email=email, ip=ip, created_at=utcnow())).run()
-
-
-async def clear_failures(email: str) -> None:
-    await LoginAttempt.delete().where(LoginAttempt.email == email).run()
 
 
 async def find_client(email: str) -> dict[str, Any] | None:

@@ -53,6 +53,7 @@ _HTTP_TITLES = {
     415: "unsupported media type",
     422: "invalid input",
     429: "too many requests",
+    431: "request header fields too large",
     500: "internal server error",
     503: "backend unavailable",
 }
@@ -154,6 +155,18 @@ def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
+def _data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # A value PostgreSQL refused (out of range, malformed, too long) that validation should
+    # have caught first: the caller's input is wrong (422); logged so the gap gets closed.
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        422,
+        "invalid input",
+        "a value is malformed, too long or out of range",
+        instance=request.url.path,
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     # The one catch-all edge: log with traceback (no request body is ever logged), answer
     # a generic 500 that carries no internals.
@@ -169,6 +182,11 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     asyncpg.exceptions.OperatorInterventionError: _database_down,  # server shutdown / kill
     asyncpg.exceptions.InternalClientError: _database_down,  # a connection killed mid-use
     ConnectionError: _database_down,
+    # Connect, command and pool-acquire timeouts (db.*_timeout_seconds): PostgreSQL is not
+    # answering in time, which the caller should see as the outage it is.
+    TimeoutError: _database_down,
+    asyncpg.exceptions.QueryCanceledError: _database_down,
+    asyncpg.exceptions.DataError: _data_error,
     Exception: _unexpected,
 }
 
@@ -180,7 +198,8 @@ _DESCRIPTIONS = {
     409: "Duplicate or conflicting state",
     413: "Request body over the limit",
     422: "Invalid fields, each one named in `errors`",
-    429: "Too many failed logins (see Retry-After)",
+    429: "Too many attempts (see Retry-After)",
+    431: "Request headers over the limit",
     503: "A backend the operation needs (scheduler, forge) is unavailable",
 }
 

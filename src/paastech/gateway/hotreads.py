@@ -28,8 +28,11 @@ HOT_READ_CONNECTIONS = 4
 class HotReads:
     """At most ``size`` connections, each running one statement at a time."""
 
-    def __init__(self, dsn: str, size: int = HOT_READ_CONNECTIONS) -> None:
+    def __init__(
+        self, dsn: str, size: int = HOT_READ_CONNECTIONS, db: DbSettings | None = None
+    ) -> None:
         self._dsn = dsn
+        self._db = db or DbSettings()
         self._size = size
         self._open = 0
         self._idle: collections.deque[asyncpg.Connection] = collections.deque()
@@ -38,7 +41,9 @@ class HotReads:
 
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         """Run one read statement and return its rows."""
-        conn = await self._acquire()
+        # The pool's acquire limit applies to waiting for a lease slot too.
+        async with asyncio.timeout(self._db.pool_acquire_timeout_seconds):
+            conn = await self._acquire()
         try:
             rows: list[asyncpg.Record] = await conn.fetch(query, *args)
         except asyncpg.PostgresError:
@@ -62,7 +67,11 @@ class HotReads:
             if self._open < self._size:
                 self._open += 1
                 try:
-                    return await asyncpg.connect(self._dsn)
+                    return await asyncpg.connect(
+                        self._dsn,
+                        timeout=self._db.connect_timeout_seconds,
+                        command_timeout=self._db.command_timeout_seconds,
+                    )
                 except BaseException:
                     self._open -= 1
                     raise
@@ -128,7 +137,7 @@ def current() -> HotReads | None:
 async def hot_reads(db: DbSettings, size: int = HOT_READ_CONNECTIONS) -> AsyncIterator[HotReads]:
     """Open the process's hot-read lease for the block (the app lifespan does this)."""
     global _current  # noqa: PLW0603 - one lease per process, like the tables' engine
-    lease = HotReads(db.dsn(), size)
+    lease = HotReads(db.dsn(), size, db)
     _current = lease
     try:
         yield lease

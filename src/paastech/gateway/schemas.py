@@ -9,7 +9,13 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from paastech.gateway.validation import EMAIL_PATTERN, PROJECT_NAME_PATTERN
+from paastech.gateway.validation import (
+    EMAIL_MAX,
+    EMAIL_PATTERN,
+    INT4_MAX,
+    PROJECT_NAME_PATTERN,
+    TEXT_PATTERN,
+)
 
 
 class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -20,8 +26,11 @@ class Output(msgspec.Struct, kw_only=True):
     """Base of response bodies."""
 
 
-Email = Annotated[str, Meta(pattern=EMAIL_PATTERN, max_length=254)]
-Name = Annotated[str, Meta(min_length=1, max_length=100)]
+Email = Annotated[str, Meta(pattern=EMAIL_PATTERN, max_length=EMAIL_MAX)]
+Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=TEXT_PATTERN)]
+#: A count or size stored in a PostgreSQL ``integer`` column.
+Int4 = Annotated[int, Meta(ge=0, le=INT4_MAX)]
+Positive4 = Annotated[int, Meta(ge=1, le=INT4_MAX)]
 
 
 # --- problems -----------------------------------------------------------------------------
@@ -49,6 +58,16 @@ class Credentials(Input):
 class SignupBody(Input):
     email: Email
     password: Annotated[str, Meta(min_length=10, max_length=1024)]
+
+
+class PasswordChange(Input):
+    current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    new_password: Annotated[str, Meta(min_length=10, max_length=1024)]
+
+
+class RevokedOut(Output):
+    revoked: int
+    """How many tokens this call revoked."""
 
 
 class ClientOut(Output):
@@ -117,10 +136,10 @@ class ProjectCreate(Input):
 class ProjectPatch(Input):
     """Only the given fields change; limits come from the ``apps`` settings (422 outside)."""
 
-    instances: Annotated[int, Meta(ge=0)] | None = None
-    cpu: Annotated[int, Meta(ge=1)] | None = None
-    memory: Annotated[int, Meta(ge=1)] | None = None
-    idle_timeout: Annotated[int, Meta(ge=1)] | None = None
+    instances: Int4 | None = None
+    cpu: Positive4 | None = None
+    memory: Positive4 | None = None
+    idle_timeout: Positive4 | None = None
     scale_to_zero: bool | None = None
 
 
@@ -141,7 +160,7 @@ class ProjectOut(Output):
 
 
 class ScaleBody(Input):
-    instances: Annotated[int, Meta(ge=0)]
+    instances: Int4
 
 
 class ScaleOut(Output):
@@ -196,7 +215,7 @@ class ReleaseOut(Output):
 
 
 class RollbackBody(Input):
-    version: Annotated[int, Meta(ge=1)]
+    version: Positive4
 
 
 class InstanceOut(Output):
@@ -218,6 +237,13 @@ class DomainOut(Output):
     hostname: str
     project: str
     created_at: dt.datetime
+    verified: bool
+    """Routed only when true."""
+    verified_at: dt.datetime | None
+    challenge_record: str
+    """Where to publish the TXT record proving control of ``hostname``."""
+    challenge_value: str
+    """What the TXT record must hold."""
 
 
 class AuditOut(Output):

@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from paastech.db import connected
-from paastech.gateway.app import create_app
-from paastech.gateway.hotreads import hot_reads
+from paastech.gateway.app import GatewayCore, create_app
 from paastech.services import Services
 from paastech.settings import Settings
 
@@ -21,18 +19,28 @@ PROBLEM = "application/problem+json"
 async def gateway(settings: Settings, services: Services) -> AsyncIterator[httpx.AsyncClient]:
     """A client talking ASGI to a fresh app in this event loop.
 
-    httpx's ASGITransport sends no lifespan events, so the harness opens the DB pool and the
-    hot-read lease the way the app's lifespan does; anyio's cancel scopes in
-    ``app.lifespan()`` cannot span pytest-asyncio's separate setup and teardown tasks.
+    httpx's ASGITransport sends no lifespan events, so the harness opens what the app's
+    lifespan opens (the DB pool, the hot-read lease, the revocation listener) through the
+    same ``GatewayCore.resources()``; anyio's cancel scopes in ``app.lifespan()`` cannot
+    span pytest-asyncio's separate setup and teardown tasks.
     """
+    async with serving(settings, services) as (client, _core):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    settings: Settings, services: Services, peer: str = "127.0.0.1"
+) -> AsyncIterator[tuple[httpx.AsyncClient, GatewayCore]]:
+    """Like :func:`gateway`, also giving the app's core (its token cache) and a chosen peer."""
     app = create_app(settings, services)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    core = app.plugins.get(GatewayCore)
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
     async with (
-        connected(settings.db),
-        hot_reads(settings.db),
+        core.resources(),
         httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
     ):
-        yield client
+        yield client, core
 
 
 async def signup_login(client: httpx.AsyncClient, email: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from nicegui import ui
 from paastech_ui import widgets
 from paastech_ui.config import UiConfig
 from paastech_ui.pages import account, audit, auth, keys, project, projects, tokens
-from paastech_ui.session import Banner, Session
+from paastech_ui.session import Banner, Session, forwarded_for
 
 ROUTES: dict[str, Callable[..., object]] = {
     "/": projects.index,
@@ -40,7 +40,8 @@ def create_root(config: UiConfig) -> Callable[[], None]:
             ui.link("PaaSTech", "/").classes("text-xl font-bold text-white no-underline")
         with ui.column().classes("w-full max-w-6xl mx-auto p-4 gap-4"):
             banner = Banner()
-            session = Session(config=config, banner=banner)
+            request = getattr(ui.context.client, "request", None)
+            session = Session(config=config, banner=banner, forwarded_for=forwarded_for(request))
 
             @ui.refreshable
             def nav() -> None:

@@ -3,6 +3,11 @@
 The token lives in NiceGUI's per-user storage (``app.storage.user``, kept on the dashboard's
 server and keyed by a signed session cookie): never in a URL, a page or a log line.
 
+Every call carries ``X-Forwarded-For``: the chain the dashboard received plus the browser's
+address as the dashboard saw it, so a gateway that trusts the dashboard (its address in
+``gateway.trusted_proxies``) throttles and audits the user's address, not the dashboard's;
+whatever a browser writes into the header itself stays to the left, ignored.
+
 Every call to the gateway goes through :meth:`Session.fetch` or :meth:`Session.act`, which
 turn the client's error tree (:mod:`paastech_cli.errors`) into what a user can act on, in one
 place: an expired token sends them to the login page, a backend that is down shows the banner,
@@ -53,6 +58,16 @@ class Banner:
         self.row.visible = False
 
 
+def forwarded_for(request: Any) -> str:
+    """The ``X-Forwarded-For`` to send for the page request ``request`` ("" when unknown)."""
+    client = getattr(request, "client", None)
+    peer = getattr(client, "host", "") or ""
+    headers = getattr(request, "headers", None)
+    received = headers.getlist("x-forwarded-for") if headers is not None else []
+    chain = [hop.strip() for value in received for hop in value.split(",") if hop.strip()]
+    return ", ".join([*chain, peer]) if peer else ""
+
+
 @dataclass
 class Session:
     """The dashboard as one browser tab sees it: configuration, banner, login state."""
@@ -60,6 +75,8 @@ class Session:
     config: UiConfig
     banner: Banner
     on_auth_change: Callable[[], object] = field(default=lambda: None)
+    forwarded_for: str = ""
+    """What to send as ``X-Forwarded-For`` (see the module docstring)."""
 
     # -- login state (per-user storage) -------------------------------------------------------
 
@@ -97,6 +114,7 @@ class Session:
             self.config.api_url,
             token=None if anonymous else self.token,
             transport=self.config.transport,
+            headers={"X-Forwarded-For": self.forwarded_for} if self.forwarded_for else None,
         )
 
     async def fetch(

@@ -13,13 +13,16 @@ from paastech.db.tables import AuditEvent
 from paastech.gateway.auth import Caller
 from paastech.gateway.errors import responses
 from paastech.gateway.schemas import AuditOut
+from paastech.gateway.validation import INT8_MAX
 
 
 @get(responses=responses(401, 422), summary="Newest first: who, what, target, when, from where")
 async def list_audit(
     caller: NamedDependency[Caller],
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Parameter(ge=1, description="Events older than this id")] = None,
+    before: Annotated[
+        int | None, Parameter(ge=1, le=INT8_MAX, description="Events older than this id")
+    ] = None,
 ) -> list[AuditOut]:
     where: Combinable = AuditEvent.client == caller.client_id
     if before is not None:

@@ -15,7 +15,7 @@ from paastech.gateway.audit import record
 from paastech.gateway.auth import Caller, utcnow
 from paastech.gateway.errors import responses
 from paastech.gateway.schemas import EnvOut
-from paastech.gateway.tx import transaction
+from paastech.gateway.tx import fetch, transaction
 from paastech.gateway.validation import check_env_key
 from paastech.services import Services
 
@@ -56,6 +56,11 @@ async def get_env(
 
 
 def _check(data: dict[str, str | None]) -> None:
+    """Refuse a change that is invalid or too big by itself, before any database work."""
+    set_count = sum(1 for v in data.values() if v is not None)
+    if set_count > MAX_VARS or len(data) - set_count > MAX_VARS:
+        # A project never holds more than MAX_VARS: neither more sets nor more unsets fit.
+        raise InvalidInput("too many env vars", {"env": f"at most {MAX_VARS}"})
     errors: dict[str, str] = {}
     for key, value in data.items():
         try:
@@ -66,6 +71,16 @@ def _check(data: dict[str, str | None]) -> None:
             errors[key] = f"value over {MAX_VALUE_BYTES} bytes"
     if errors:
         raise InvalidInput("invalid env keys or values", errors)
+
+
+_KEYS = "SELECT key FROM env_vars WHERE project = $1"
+_DELETE = "DELETE FROM env_vars WHERE project = $1 AND key = ANY($2::text[])"
+_UPSERT = (
+    "INSERT INTO env_vars (id, project, key, value_encrypted, updated_at)"
+    " SELECT gen_random_uuid(), $1, k, v, $4 FROM unnest($2::text[], $3::text[]) AS t (k, v)"
+    " ON CONFLICT (project, key) DO UPDATE"
+    " SET value_encrypted = EXCLUDED.value_encrypted, updated_at = EXCLUDED.updated_at"
+)
 
 
 @patch(
@@ -86,34 +101,21 @@ async def patch_env(
     services: NamedDependency[Services],
 ) -> EnvOut:
     _check(data)
+    set_keys = sorted(k for k, v in data.items() if v is not None)
+    unset_keys = sorted(k for k, v in data.items() if v is None)
+    values = [cipher.encrypt(data[k] or "") for k in set_keys]  # before the row lock
     version: int | None = None
     async with transaction():
         project = await owned_project(caller, name, lock=True)
         now = utcnow()
-        set_keys = sorted(k for k, v in data.items() if v is not None)
-        unset_keys = sorted(k for k, v in data.items() if v is None)
-        if unset_keys:
-            await (
-                EnvVar.delete()
-                .where((EnvVar.project == project["id"]) & EnvVar.key.is_in(unset_keys))
-                .run()
-            )
-        for key in set_keys:
-            value = data[key]
-            assert value is not None  # noqa: S101 - set_keys holds only non-null values
-            await EnvVar.raw(
-                "INSERT INTO env_vars (id, project, key, value_encrypted, updated_at)"
-                " VALUES (gen_random_uuid(), {}, {}, {}, {})"
-                " ON CONFLICT (project, key) DO UPDATE"
-                " SET value_encrypted = EXCLUDED.value_encrypted, updated_at = EXCLUDED.updated_at",
-                project["id"],
-                key,
-                cipher.encrypt(value),
-                now,
-            ).run()
-        count = await EnvVar.count().where(EnvVar.project == project["id"]).run()
-        if count > MAX_VARS:
+        existing = {r["key"] for r in await fetch(_KEYS, project["id"])}
+        if len((existing | set(set_keys)) - set(unset_keys)) > MAX_VARS:
+            # Checked before any write: the row lock is held for one read, not for the work.
             raise InvalidInput("too many env vars", {"env": f"at most {MAX_VARS}"})
+        if unset_keys:
+            await fetch(_DELETE, project["id"], unset_keys)
+        if set_keys:
+            await fetch(_UPSERT, project["id"], set_keys, values, now)
         if data:
             await Project.update({Project.updated_at: now}).where(Project.id == project["id"]).run()
             # Keys only: values are secrets and never reach the audit log.

@@ -1,8 +1,9 @@
-"""A project's custom hostnames: add, list, remove."""
+"""A project's custom hostnames: add, prove (DNS TXT challenge), list, remove."""
 
 from __future__ import annotations
 
 from nicegui import ui
+from paastech_cli.schemas import Domain
 
 from paastech_ui.session import Session
 from paastech_ui.widgets import Refresh, confirm, when
@@ -23,6 +24,10 @@ async def panel(session: Session, name: str) -> None:
             for domain in found:
                 with ui.row().classes("w-full items-center gap-4 border-b py-1"):
                     ui.label(domain.hostname).classes("font-mono grow")
+                    if domain.verified:
+                        ui.badge("verified", color="green").mark(f"domain-ok-{domain.hostname}")
+                    else:
+                        _challenge(session, name, domain, listing.refresh)
                     ui.label(when(domain.created_at)).classes("text-gray-600")
                     _remove_button(session, name, domain.hostname, listing.refresh)
 
@@ -35,13 +40,32 @@ async def panel(session: Session, name: str) -> None:
             wanted = hostname.value.strip().lower()
             if await session.act(
                 lambda gw: gw.add_domain(name, wanted),
-                success=f"{wanted} added; point its DNS at the platform's router",
+                success=f"{wanted} added; publish its TXT record, then verify it",
                 inputs={"hostname": hostname},
             ):
                 hostname.value = ""
                 await listing.refresh()
 
         ui.button("Add domain", on_click=add).mark("domain-add")
+
+
+def _challenge(session: Session, name: str, domain: Domain, refresh: Refresh) -> None:
+    """What to publish to prove the name, and the button that checks it."""
+    if domain.challenge_record:
+        ui.label(f"TXT {domain.challenge_record} = {domain.challenge_value}").classes(
+            "font-mono text-sm text-gray-700"
+        ).mark(f"domain-txt-{domain.hostname}")
+
+    async def verify() -> None:
+        if await session.act(
+            lambda gw: gw.verify_domain(name, domain.hostname),
+            success=f"{domain.hostname} verified: it is routed now",
+        ):
+            await refresh()
+
+    ui.button("Verify", on_click=verify).props("flat dense").mark(
+        f"domain-verify-{domain.hostname}"
+    )
 
 
 def _remove_button(session: Session, name: str, hostname: str, refresh: Refresh) -> None:
