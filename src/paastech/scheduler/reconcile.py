@@ -93,7 +93,10 @@ class Reconciler:
             key: self.cipher.decrypt(value)
             for key, value in (config.get("env_encrypted") or {}).items()
         }
-        domains = await Domain.select(Domain.hostname).where(Domain.project == project["id"]).run()
+        # Only domains whose owner proved control (a DNS challenge) are the app's.
+        domains = await Domain.raw(
+            "SELECT hostname FROM routable_domains WHERE project = {}", project["id"]
+        ).run()
         spec = jobspec.ReleaseSpec(
             project=project["name"],
             kind="function" if config.get("kind", project["kind"]) == "function" else "container",
