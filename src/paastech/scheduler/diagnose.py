@@ -74,7 +74,9 @@ async def failure(
 ) -> tuple[str, list[str]]:
     """(reason, the app's last log lines) for a failed deployment of ``job_id``."""
     allocs, _ = await nomad.job_allocations(job_id)
-    mine = [a for a in allocs if a.get("DeploymentID") == deployment.get("ID")]
+    # The list's stubs carry no deployment id: the deployment's instances are its version's.
+    version = deployment.get("JobVersion")
+    mine = [a for a in allocs if a.get("JobVersion") == version]
     mine.sort(key=lambda a: int(a.get("CreateIndex", 0)), reverse=True)
     for stub in mine:
         alloc, _ = await nomad.allocation(stub["ID"])

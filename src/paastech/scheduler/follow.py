@@ -72,15 +72,14 @@ class DeploymentFollower:
         """Write events until the release is live, failed or superseded."""
         version = int(self.release["nomad_job_version"])
         number = int(self.release["version"])
+        deployment = await self._find(version)
+        if deployment is None:
+            await self._superseded(number)
+            return
         index = 0
         said = f"deploying v{number} (0/{self.project['instances']} healthy)"
         while True:
-            deployment, index = await self.nomad.latest_deployment(self.job_id, index)
-            if deployment is None or int(deployment["JobVersion"]) < version:
-                continue
-            if int(deployment["JobVersion"]) > version:
-                await self._superseded(number)
-                return
+            deployment, index = await self.nomad.deployment(deployment["ID"], index)
             group = (deployment.get("TaskGroups") or {}).get(GROUP) or {}
             healthy, desired = int(group.get("HealthyAllocs", 0)), int(group.get("DesiredTotal", 0))
             status = deployment.get("Status", "")
@@ -104,6 +103,22 @@ class DeploymentFollower:
             if message != said:
                 said = message
                 await releases.record_event(self.project["id"], number, releases.DEPLOYING, message)
+
+    async def _find(self, version: int) -> dict[str, Any] | None:
+        """The deployment of job version ``version``, waiting until Nomad has made it; None
+        when the job moved past that version without one (a newer release replaced it)."""
+        index = 0
+        while True:
+            latest, index = await self.nomad.latest_deployment(self.job_id, index)
+            if latest is None or int(latest["JobVersion"]) < version:
+                continue
+            if int(latest["JobVersion"]) == version:
+                return latest
+            # Already past it (an auto-revert follows a failure at once): look it up.
+            for deployment in await self.nomad.job_deployments(self.job_id):
+                if int(deployment["JobVersion"]) == version:
+                    return deployment
+            return None
 
     async def _drained(self, version: int) -> None:
         """Wait until only this version's instances are registered, then for the router.

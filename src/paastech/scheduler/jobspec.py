@@ -236,8 +236,10 @@ def render(spec: ReleaseSpec) -> Job:
         networks=[Network(mode="host" if host_mode else "bridge", dynamic_ports=ports)],
         services=[service],
         tasks=[task],
+        # An instance that dies is restarted in place twice, then replaced (reschedule);
+        # during a deploy its failure fails the deploy at once (progress_deadline = 0).
         restart_policy=RestartPolicy(
-            attempts=3, interval=5 * 60 * SECOND, delay=5 * SECOND, mode="fail"
+            attempts=2, interval=5 * 60 * SECOND, delay=2 * SECOND, mode="fail"
         ),
         reschedule_policy=ReschedulePolicy(
             attempts=0,
@@ -261,7 +263,9 @@ def render(spec: ReleaseSpec) -> Job:
             health_check="checks",
             min_healthy_time=MIN_HEALTHY_TIME,
             healthy_deadline=60 * SECOND,
-            progress_deadline=2 * 60 * SECOND,
+            # Zero: the first unhealthy instance fails the deploy (and reverts it) instead of
+            # being rescheduled until a deadline — a crash at start is reported in seconds.
+            progress_deadline=0,
             auto_revert=True,
             canary=spec.instances,
             auto_promote=spec.instances > 0,

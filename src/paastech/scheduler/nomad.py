@@ -295,3 +295,13 @@ class NomadApi:
         except NotFound:
             return [], index
         return list(found or []), new_index
+
+    async def job_deployments(self, job_id: str) -> list[dict[str, Any]]:
+        """Every deployment Nomad keeps of the job (newest first)."""
+        try:
+            found = await self._json(
+                "GET", f"/v1/job/{job_id}/deployments", f"deployments of {job_id}"
+            )
+        except NotFound:
+            return []
+        return list(found or [])

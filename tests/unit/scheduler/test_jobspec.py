@@ -100,7 +100,8 @@ def test_deploys_are_health_gated_and_revert() -> None:
     assert update.health_check == "checks"
     assert update.auto_revert is True
     assert update.max_parallel == 1
-    assert update.healthy_deadline < update.progress_deadline
+    # The first unhealthy instance fails the deploy: no rescheduling until a deadline.
+    assert update.progress_deadline == 0
 
 
 @pytest.mark.parametrize("instances", [1, 3])
