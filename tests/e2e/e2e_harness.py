@@ -8,6 +8,7 @@ user's own HOME. Nothing here reaches into the server's internals.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -22,12 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth
 from cryptography.fernet import Fernet
 
+from paastech import releases
 from paastech.infra.fabio import ensure_fabio
 from paastech.infra.postgres import APP_ROLE, app_password_file
 from paastech.settings import DbSettings, load_settings
@@ -35,6 +38,7 @@ from paastech.settings import DbSettings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_APP = ROOT / "examples" / "python-app"
 STARTUP_SECONDS = 60.0
+CLEANUP_SECONDS = 90.0
 COMMAND_SECONDS = 120.0
 
 
@@ -192,8 +196,12 @@ def start_platform(
     server_process = ServerProcess([server, "all"], env, log_path, feed_port)
 
     def stop() -> None:
-        server_process.stop()
-        fabio.stop()
+        try:
+            if server_process.proc is not None:
+                asyncio.run(remove_every_project(db))
+        finally:
+            server_process.stop()
+            fabio.stop()
 
     platform = Platform(
         f"http://127.0.0.1:{gateway_port}",
@@ -212,6 +220,36 @@ def start_platform(
         stop()
         raise
     return platform, stop
+
+
+async def remove_every_project(db: DbSettings) -> None:
+    """Delete what the tests left, as a user's delete does (outbox rows in the delete's
+    transaction), and wait for the platform to remove their jobs, images and repositories:
+    a test run leaves nothing in Nomad or the registry."""
+    conn = await asyncpg.connect(db.dsn())
+    try:
+        async with conn.transaction():
+            for row in await conn.fetch("SELECT id, name FROM projects"):
+                for kind in (releases.REMOVE_APP, releases.REMOVE_REPO):
+                    await conn.execute(
+                        "INSERT INTO outbox (kind, project_id, project_name) VALUES ($1, $2, $3)",
+                        kind,
+                        row["id"],
+                        row["name"],
+                    )
+            await conn.execute("DELETE FROM projects")
+            await conn.execute("SELECT pg_notify($1, '')", releases.OUTBOX_CHANNEL)
+        deadline = time.monotonic() + CLEANUP_SECONDS
+        while time.monotonic() < deadline:
+            if not await conn.fetchval("SELECT count(*) FROM outbox WHERE done_at IS NULL"):
+                return
+            await asyncio.sleep(0.5)
+        left = await conn.fetch(
+            "SELECT kind, project_name, last_error FROM outbox WHERE done_at IS NULL"
+        )
+        raise AssertionError(f"the platform did not clean up after the tests: {left}")
+    finally:
+        await conn.close()
 
 
 @dataclass

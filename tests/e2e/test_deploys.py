@@ -226,14 +226,13 @@ def test_env_rollback_and_scale_as_a_user_sees_them(
     assert app.push("first").returncode == 0
     value = "line one\nsay \"hi\" and 'bye'"
     app.cli("env", "set", f"GREETING={value}")
-    eventually(
-        lambda: platform.via_fabio(app.name, "/env/GREETING").json()["value"] == value,
-        "the app sees the new env value",
-    )
+    eventually(lambda: live_release(app) == 2, "the env change is live as v2")
+    assert platform.via_fabio(app.name, "/env/GREETING").json()["value"] == value
     assert platform.via_fabio(app.name).json()["release"] == "v2"
 
     app.cli("rollback", "1")
-    eventually(lambda: platform.via_fabio(app.name).json()["release"] == "v3", "rollback is live")
+    eventually(lambda: live_release(app) == 3, "the rollback is live as v3")
+    assert platform.via_fabio(app.name).json()["release"] == "v3"
     assert platform.via_fabio(app.name, "/env/GREETING").json()["value"] is None
     assert platform.via_fabio(app.name).json()["content"] == "first"
 
@@ -300,6 +299,12 @@ def test_a_scheduler_killed_mid_deploy_ends_the_release_live_after_restart(
 
     eventually(v2_live, "v2 ends live after the restart", timeout=120)
     assert platform.via_fabio(app.name).json()["release"] == "v2"
+
+
+def live_release(app: App) -> int | None:
+    """The version ``paastech releases`` shows as live."""
+    listed = json.loads(app.cli("releases", "--json"))
+    return next((r["version"] for r in listed if r["status"] == "live"), None)
 
 
 def _pid_of(platform: Platform, what: str) -> int:

@@ -24,8 +24,13 @@ def _events(alloc: dict[str, Any]) -> list[dict[str, Any]]:
     return list(state.get("Events") or [])
 
 
-def reason_of(alloc: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str | None:
-    """The reason one allocation failed, or None when it shows none."""
+def reason_of(
+    alloc: dict[str, Any], checks: dict[str, dict[str, Any]], check: str = "its health check"
+) -> str | None:
+    """The reason one allocation failed, or None when it shows none.
+
+    ``check`` names the health check (``GET /health``) for an app that never passed it.
+    """
     events = _events(alloc)
     for event in events:
         error = str(event.get("DriverError") or "")
@@ -53,7 +58,7 @@ def reason_of(alloc: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str |
             output = str(check.get("Output") or "").strip().splitlines()
             said = f": {output[0][:200]}" if output else ""
             return f"health check failed{said}"
-        return "the app never passed its health check"
+        return f"health check failed: {check} never answered 2xx before the deadline"
     return None
 
 
@@ -70,7 +75,7 @@ async def last_lines(nomad: NomadApi, alloc_id: str, count: int = LAST_LINES) ->
 
 
 async def failure(
-    nomad: NomadApi, job_id: str, deployment: dict[str, Any]
+    nomad: NomadApi, job_id: str, deployment: dict[str, Any], check: str = "its health check"
 ) -> tuple[str, list[str]]:
     """(reason, the app's last log lines) for a failed deployment of ``job_id``."""
     allocs, _ = await nomad.job_allocations(job_id)
@@ -81,7 +86,7 @@ async def failure(
     for stub in mine:
         alloc, _ = await nomad.allocation(stub["ID"])
         checks = await nomad.allocation_checks(stub["ID"])
-        reason = reason_of(alloc, checks)
+        reason = reason_of(alloc, checks, check)
         if reason is not None:
             return reason, await last_lines(nomad, stub["ID"])
     description = str(deployment.get("StatusDescription") or "the deployment failed")

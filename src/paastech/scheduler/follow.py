@@ -93,7 +93,9 @@ class DeploymentFollower:
                 await self._superseded(number)
                 return
             if status == "failed":
-                reason, lines = await failure(self.nomad, self.job_id, deployment)
+                reason, lines = await failure(
+                    self.nomad, self.job_id, deployment, self._check_name()
+                )
                 detail = "\n".join([reason, *lines])
                 await releases.record_event(
                     self.project["id"], number, releases.FAILED, detail, reason=reason
@@ -103,6 +105,11 @@ class DeploymentFollower:
             if message != said:
                 said = message
                 await releases.record_event(self.project["id"], number, releases.DEPLOYING, message)
+
+    def _check_name(self) -> str:
+        config = self.release.get("config")
+        plan = (config.get("plan") if isinstance(config, dict) else None) or {}
+        return f"GET {plan.get('health_path') or '/'}"
 
     async def _find(self, version: int) -> dict[str, Any] | None:
         """The deployment of job version ``version``, waiting until Nomad has made it; None
