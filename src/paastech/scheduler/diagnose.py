@@ -54,8 +54,7 @@ def reason_of(
     failing = [c for c in checks.values() if c.get("Status") != "success"]
     if failing or (alloc.get("DeploymentStatus") or {}).get("Healthy") is False:
         if failing:
-            check = failing[0]
-            output = str(check.get("Output") or "").strip().splitlines()
+            output = str(failing[0].get("Output") or "").strip().splitlines()
             said = f": {output[0][:200]}" if output else ""
             return f"health check failed{said}"
         return f"health check failed: {check} never answered 2xx before the deadline"
