@@ -45,8 +45,8 @@ from paastech.forge.build_job import (
     variable_path,
 )
 from paastech.forge.builds import BuildRequest, BuildResult, mark_build
-from paastech.forge.nomad_api import NomadApi, is_terminal
 from paastech.forge.progress import Progress
+from paastech.scheduler.nomad import NomadApi, is_terminal
 from paastech.settings import BuildSettings, NomadSettings, Settings
 
 log = logging.getLogger(__name__)

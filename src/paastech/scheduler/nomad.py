@@ -175,7 +175,7 @@ class NomadApi:
                 if response.status_code >= 400:
                     await response.aread()
                     response.raise_for_status()
-                async for chunk in response.aiter_bytes():  # gzip-decoded: offsets count file bytes
+                async for chunk in response.aiter_bytes():
                     yield chunk
 
     # -- the scheduler's endpoints ----------------------------------------------------------
