@@ -8,8 +8,9 @@ channel), ``pktline`` (just enough of git's wire format to speak on the sideband
 ``Builder`` seam), ``detect`` and ``procfile`` (what to build when there is no Dockerfile),
 ``nomad_builder`` (the real builder: one Nomad batch job per build, specified by the pure
 ``build_job``, through the shared ``paastech.scheduler.nomad`` adapter), ``archive`` (the
-one-time source URLs build jobs download the commit from), ``recovery`` (a starting forge settles the builds
-a previous one left), ``source`` (the build context as one tarball, for local builds),
-``progress`` (terminal lines), ``repos`` (bare repositories on disk), ``context`` (what
-one forge process shares).
+one-time source URLs build jobs download the commit from), ``recovery`` (a starting forge
+settles the builds a previous one left), ``deploy`` (the release a build becomes, followed
+to live or failed on the pusher's terminal), ``outbox`` (repositories of deleted projects),
+``source`` (the build context as one tarball, for local builds), ``progress`` (terminal
+lines), ``repos`` (bare repositories on disk), ``context`` (what one forge process shares).
 """
