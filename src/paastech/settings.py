@@ -130,6 +130,15 @@ class FabioSettings(_Section, frozen=True):
     ] = ""
     poll_interval: Annotated[str, Meta(description="How often Fabio polls the feed.")] = "1s"
     feed_timeout: Annotated[str, Meta(description="Fabio's timeout for one poll.")] = "1s"
+    route_refresh_seconds: Annotated[
+        float,
+        Meta(
+            gt=0,
+            le=60,
+            description="How often the scheduler re-reads instance health for the route table"
+            " (a registration change is seen at once, through a blocking query).",
+        ),
+    ] = 1.0
 
 
 class RegistrySettings(_Section, frozen=True):

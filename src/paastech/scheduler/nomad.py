@@ -241,3 +241,44 @@ class NomadApi:
         except NotFound:
             return {}
         return dict(found or {})
+
+    # -- the runtime read side (route table, instances, logs) -------------------------------
+
+    async def watch_services(self, index: int = 0) -> tuple[list[str], int]:
+        """The names of every native service; with ``index``, waits until a registration
+        changes past it (an instance appears, moves or goes)."""
+        found, new_index = await self._blocking("/v1/services", "list services", index)
+        names = [
+            str(entry["ServiceName"])
+            for namespace in found or []
+            for entry in namespace.get("Services") or []
+        ]
+        return names, new_index
+
+    async def job_versions(self, job_id: str) -> list[dict[str, Any]]:
+        """Every version Nomad keeps of the job, newest first (empty when there is no job)."""
+        try:
+            found = await self._json("GET", f"/v1/job/{job_id}/versions", f"versions of {job_id}")
+        except NotFound:
+            return []
+        return list((found or {}).get("Versions") or [])
+
+    async def log_size(self, alloc_id: str, task: str, stream: str) -> int:
+        """Bytes of the task's ``stream`` Nomad still keeps (all rotated files together), which
+        is what ``offset`` of :meth:`logs` counts from the start."""
+        try:
+            found = await self._json(
+                "GET",
+                f"/v1/client/fs/ls/{alloc_id}",
+                f"log files of {alloc_id}",
+                params={"path": "/alloc/logs"},
+            )
+        except NotFound:
+            return 0
+        prefix = f"{task}.{stream}."
+        return sum(
+            int(entry.get("Size") or 0)
+            for entry in found or []
+            if str(entry.get("Name", "")).startswith(prefix)
+            and str(entry["Name"]).removeprefix(prefix).isdigit()
+        )

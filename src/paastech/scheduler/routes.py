@@ -11,6 +11,8 @@ for the bare host and one for ``host:<proxy port>`` when the proxy is not on 80/
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import msgspec
@@ -85,3 +87,59 @@ def authorized(secret: str, presented: str | None) -> bool:
     if not secret:
         return False
     return presented is not None and hmac.compare_digest(secret.encode(), presented.encode())
+
+
+# -- validation: one malformed entry makes Fabio reject the whole table ----------------------
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(?P<name>(?:{_LABEL}\.)*{_LABEL})(?::(?P<port>[0-9]{{1,5}}))?/$")
+_SERVICE = re.compile(r"^paastech-[a-z][a-z0-9-]{0,62}$")
+_TAG = re.compile(r"^[A-Za-z0-9._=:-]{1,200}$")
+
+
+def route_problem(route: RouteDef) -> str | None:
+    """Why Fabio would refuse ``route`` (and with it the whole table), or None when it is fine.
+
+    Stricter than Fabio on purpose: only ``host[:port]/`` sources without glob characters,
+    ``http://ip:port/`` targets, a weight in [0, 1] and plain tags get through.
+    """
+    host = _HOST.match(route.src)
+    problems = (
+        (route.cmd != "route add", f"unexpected command {route.cmd!r}"),
+        (not _SERVICE.match(route.service), f"bad service name {route.service!r}"),
+        (
+            host is None or len(host["name"]) > 253 or not _port_ok(host["port"]),
+            f"bad source {route.src!r}",
+        ),
+        (not _target_ok(route.dst), f"bad target {route.dst!r}"),
+        (not 0.0 <= route.weight <= 1.0, f"bad weight {route.weight!r}"),  # NaN fails too
+        (not all(_TAG.match(tag) for tag in route.tags), f"bad tags {route.tags!r}"),
+        (
+            not all(_TAG.match(k) and _TAG.match(v) for k, v in route.opts.items()),
+            f"bad options {route.opts!r}",
+        ),
+    )
+    return next((why for wrong, why in problems if wrong), None)
+
+
+def _port_ok(port: str | None) -> bool:
+    return port is None or 1 <= int(port) <= 65535
+
+
+def _target_ok(dst: str) -> bool:
+    if not dst.startswith("http://") or not dst.endswith("/"):
+        return False
+    hostport = dst.removeprefix("http://").removesuffix("/")
+    if hostport.startswith("["):  # [v6]:port
+        address, sep, port = hostport[1:].partition("]:")
+        version = 6
+    else:
+        address, sep, port = hostport.rpartition(":")
+        version = 4
+    if not sep or not port.isdigit() or not _port_ok(port) or int(port) == 0:
+        return False
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return parsed.version == version

@@ -1,0 +1,234 @@
+"""Fabio's route table from Nomad: native service registrations of healthy allocations.
+
+Nomad v1.6's ``/v1/service/<name>`` lists every instance whatever its health, so each
+registration is joined with its allocation's check results (``/v1/allocation/:id/checks``):
+an instance gets routes only while every check of its service reports ``success``. Apps are
+the services ``paastech-<project>`` (``jobspec.job_id``); each answers to
+``<project>.<apps.domain>``, the same with Fabio's proxy port, and its custom domains.
+
+:class:`RouteSource` keeps the table cached so ``GET /routes`` answers at once. Its
+:meth:`~RouteSource.run` refreshes it in the background: at once when a registration changes
+(a Nomad blocking query on ``/v1/services``), and every ``fabio.route_refresh_seconds``
+anyway, because a check turning red changes no registration. When Nomad cannot be read the
+last table stays: the instances it names are most likely still serving, and an empty table
+would take every app offline over a blip of the control plane.
+
+Every entry is validated (:func:`~paastech.scheduler.routes.route_problem`) before it is
+served, because one malformed entry makes Fabio reject the whole table.
+
+Extending: a project whose traffic must go elsewhere (the activator of a sleeping function)
+adds :class:`~paastech.scheduler.routes.Target` s through ``extra_targets``; they are routed
+and validated like Nomad's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+import asyncpg
+
+from paastech.db.tables import Domain
+from paastech.errors import BackendError, PaasTechError
+from paastech.scheduler.nomad import NomadApi
+from paastech.scheduler.routes import RouteDef, Target, build_routes, route_problem
+from paastech.settings import Settings
+
+log = logging.getLogger("paastech.scheduler.routes")
+
+APP_PREFIX = "paastech-"
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_CONCURRENCY = 16
+
+TargetHook = Callable[[], Awaitable[list[Target]]]
+
+
+class DomainSource(Protocol):
+    """The custom hostnames each project may be routed under."""
+
+    async def hostnames(self) -> dict[str, list[str]]:
+        """Project name → its routable custom domains."""
+        ...
+
+
+class DatabaseDomains:
+    """Custom domains from PostgreSQL (the tables' engine must be connected).
+
+    Once the schema has the ``routable_domains`` view (domains whose ownership was verified
+    through DNS), only those are routed; before it, every domain row is.
+    """
+
+    async def hostnames(self) -> dict[str, list[str]]:
+        rows = await Domain.raw("SELECT to_regclass('routable_domains') IS NOT NULL AS v").run()
+        table = "routable_domains" if rows and rows[0]["v"] else "domains"
+        found = await Domain.raw(
+            # ``table`` is one of two constants above, never input.
+            "SELECT p.name AS project, d.hostname AS hostname"  # noqa: S608
+            f" FROM {table} d JOIN projects p ON p.id = d.project"
+            " ORDER BY p.name, d.hostname"
+        ).run()
+        result: dict[str, list[str]] = {}
+        for row in found:
+            result.setdefault(str(row["project"]), []).append(str(row["hostname"]))
+        return result
+
+
+def project_of(service_name: str) -> str | None:
+    """The project a native service belongs to, or None when it is not an app's."""
+    if not service_name.startswith(APP_PREFIX):
+        return None
+    project = service_name.removeprefix(APP_PREFIX)
+    return project if _PROJECT.match(project) else None
+
+
+def healthy(service_name: str, checks: dict[str, dict[str, Any]]) -> bool:
+    """Every check of ``service_name`` in this allocation passed its latest run.
+
+    No result yet (the first check has not run) is not healthy: routes follow evidence.
+    """
+    results = [c for c in checks.values() if c.get("Service") == service_name]
+    return bool(results) and all(c.get("Status") == "success" for c in results)
+
+
+class RouteSource:
+    """The route table, rebuilt from Nomad in the background and served from memory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        nomad_api: NomadApi,
+        *,
+        domains: DomainSource | None = None,
+        extra_targets: TargetHook | None = None,
+    ) -> None:
+        self._settings = settings
+        self._nomad = nomad_api
+        self._domains = domains if domains is not None else DatabaseDomains()
+        self._extra = extra_targets
+        self._proxy_port = _port_of(settings.fabio.proxy_addr)
+        self._interval = settings.fabio.route_refresh_seconds
+        self._table: list[RouteDef] = []
+        self._custom: dict[str, list[str]] = {}
+        self._changed = asyncio.Event()
+        self._problem = ""
+
+    async def table(self) -> list[RouteDef]:
+        """The latest table (what ``GET /routes`` serves); never waits for Nomad."""
+        return self._table
+
+    async def run(self) -> None:
+        """Keep the table fresh until cancelled."""
+        watcher = asyncio.create_task(self._watch_registrations(), name="route-source-watch")
+        try:
+            while True:
+                self._changed.clear()
+                await self._refresh_quietly()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=self._interval)
+        finally:
+            watcher.cancel()
+
+    async def refresh(self) -> list[RouteDef]:
+        """Rebuild the table once from Nomad and the database, and cache it.
+
+        Raises:
+            BackendError: Nomad could not be read (the cached table is unchanged).
+        """
+        targets = await self._targets()
+        if self._extra is not None:
+            targets.extend(await self._extra())
+        try:
+            self._custom = await self._domains.hostnames()
+        except PaasTechError as exc:  # the app hosts still route; domains come back later
+            log.warning("custom domains unreadable, keeping the last ones: %s", exc.message)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("custom domains unreadable, keeping the last ones: %s", exc)
+        table = self._valid(build_routes(targets, self._hostnames(targets), self._proxy_port))
+        self._table = table
+        return table
+
+    # -- inside ---------------------------------------------------------------------------
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except BackendError as exc:
+            if exc.message != self._problem:
+                log.warning("route table kept as it was: %s", exc.message)
+            self._problem = exc.message
+        else:
+            if self._problem:
+                log.info("route table follows Nomad again")
+            self._problem = ""
+
+    async def _watch_registrations(self) -> None:
+        index = 0
+        while True:
+            try:
+                _, new_index = await self._nomad.watch_services(index)
+            except BackendError:
+                await asyncio.sleep(self._interval)
+                continue
+            if new_index != index:
+                index = new_index
+                self._changed.set()
+
+    async def _targets(self) -> list[Target]:
+        names = [n for n in await self._nomad.services() if project_of(n) is not None]
+        gate = asyncio.Semaphore(_CONCURRENCY)
+
+        async def registrations(name: str) -> list[dict[str, Any]]:
+            async with gate:
+                return await self._nomad.service(name)
+
+        found = await asyncio.gather(*(registrations(n) for n in names))
+        regs = [r for rs in found for r in rs]
+        allocs = sorted({str(r["AllocID"]) for r in regs})
+
+        async def checks(alloc_id: str) -> dict[str, dict[str, Any]]:
+            async with gate:
+                return await self._nomad.allocation_checks(alloc_id)
+
+        results = dict(zip(allocs, await asyncio.gather(*(checks(a) for a in allocs)), strict=True))
+        targets: list[Target] = []
+        for reg in regs:
+            name = str(reg.get("ServiceName", ""))
+            project = project_of(name)
+            if project is None:
+                continue
+            targets.append(
+                Target(
+                    project=project,
+                    address=str(reg.get("Address", "")),
+                    port=int(reg.get("Port") or 0),
+                    healthy=healthy(name, results[str(reg["AllocID"])]),
+                )
+            )
+        return targets
+
+    def _hostnames(self, targets: Iterable[Target]) -> dict[str, list[str]]:
+        domain = self._settings.apps.domain.lower()
+        custom = self._custom
+        return {
+            t.project: [f"{t.project}.{domain}", *(h.lower() for h in custom.get(t.project, []))]
+            for t in targets
+        }
+
+    def _valid(self, routes: list[RouteDef]) -> list[RouteDef]:
+        good: list[RouteDef] = []
+        for route in routes:
+            problem = route_problem(route)
+            if problem is None:
+                good.append(route)
+            else:
+                log.warning("route left out of the table (%s): %s", route.service, problem)
+        return good
+
+
+def _port_of(addr: str) -> int:
+    _, _, port = addr.rpartition(":")
+    return int(port) if port.isdigit() else 80
