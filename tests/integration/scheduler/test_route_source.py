@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,11 +14,10 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
-from app_harness import AppJobs
+from app_harness import AppJobs, add_project
 from imagebuild import free_port
 
 from paastech import db
-from paastech.db.tables import Client, Domain, Project
 from paastech.infra.fabio import ensure_fabio
 from paastech.scheduler.feed import create_feed_app
 from paastech.scheduler.nomad import NomadApi
@@ -52,19 +50,6 @@ async def running(source: RouteSource) -> AsyncIterator[RouteSource]:
             await task
 
 
-async def _add_domain(project: str, hostname: str) -> None:
-    now = dt.datetime.now(dt.UTC)
-    client = uuid.uuid4()
-    await Client.insert(
-        Client(id=client, email=f"{project}@example.com", password_hash="x", created_at=now)
-    ).run()
-    pid = uuid.uuid4()
-    await Project.insert(
-        Project(id=pid, client=client, name=project, created_at=now, updated_at=now)
-    ).run()
-    await Domain.insert(Domain(project=pid, hostname=hostname, created_at=now)).run()
-
-
 async def test_only_healthy_allocations_get_routes_for_every_host_spelling(
     nomad_settings: Settings,
     nomad_api: NomadApi,
@@ -76,7 +61,7 @@ async def test_only_healthy_allocations_get_routes_for_every_host_spelling(
     proxy port and the project's custom domain; an app whose check fails gets no route."""
     good, bad = project_name("good"), project_name("bad")
     async with db.connected(nomad_settings.db):
-        await _add_domain(good, f"www.{good}.example.org")
+        await add_project(good, (f"www.{good}.example.org",))
         app_jobs.run(good, instances=2)
         app_jobs.run(bad, health_path="/no-such-page")
         app_jobs.wait_running(f"paastech-{bad}", 1)
