@@ -59,6 +59,8 @@ class FakeProject:
         ]
     )
     instances: int = 1
+    live: int | None = None
+    """The release that serves (default: the newest)."""
     cpu: int = 200
     memory: int = 256
     idle_timeout: int = 300
@@ -71,7 +73,9 @@ class FakeProject:
             "git_url": f"ssh://git@127.0.0.1:2222/{self.name}.git",
             "url": f"http://{self.name}.apps.localhost:9999/",
             "status": "running" if self.releases else "created",
-            "current_release": self.releases[-1]["version"] if self.releases else None,
+            "current_release": self.live
+            if self.live is not None
+            else (self.releases[-1]["version"] if self.releases else None),
             "created_at": NOW.isoformat(),
             "instances": self.instances,
             "cpu": self.cpu,
