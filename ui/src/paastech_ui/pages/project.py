@@ -73,8 +73,8 @@ async def overview(session: Session, project: Project) -> None:
     with ui.card().classes("w-full"):
         ui.label("Deploy with git").classes("text-lg font-semibold")
         ui.label(
-            "`paastech projects create` run inside your repository adds the remote; otherwise"
-            " add it once. Every push to main builds and deploys:"
+            "The CLI's projects create, run inside your repository, adds this remote;"
+            " otherwise add it once. Every push to main builds and deploys:"
         )
         remote = f"git remote add paastech {project.git_url}"
         ui.code(f"{remote}\ngit push paastech main", language="bash").classes("w-full").mark(
