@@ -87,8 +87,8 @@ def cli(gateway: FakeGateway, tmp_path: Path) -> Cli:
 def git_repo(cli: Cli) -> Callable[..., Path]:
     """Make the CLI's cwd a git repository, optionally with a `paastech` remote."""
 
-    def make(remote: str | None = None) -> Path:
-        subprocess.run(["git", "init", "-q", str(cli.cwd)], check=True)
+    def make(remote: str | None = None, branch: str = "main") -> Path:
+        subprocess.run(["git", "init", "-q", "-b", branch, str(cli.cwd)], check=True)
         if remote is not None:
             subprocess.run(
                 ["git", "-C", str(cli.cwd), "remote", "add", "paastech", remote], check=True

@@ -46,7 +46,21 @@ class FakeProject:
     env: dict[str, str] = field(default_factory=dict)
     releases: list[dict[str, Any]] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
+    builds: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {
+                "id": "b-2",
+                "number": 2,
+                "status": "queued",
+                "commit_sha": "def",
+                "queue_position": 3,
+            },
+            {"id": "b-1", "number": 1, "status": "succeeded", "commit_sha": "abc"},
+        ]
+    )
     instances: int = 1
+    live: int | None = None
+    """The release that serves (default: the newest)."""
     cpu: int = 200
     memory: int = 256
     idle_timeout: int = 300
@@ -59,7 +73,9 @@ class FakeProject:
             "git_url": f"ssh://git@127.0.0.1:2222/{self.name}.git",
             "url": f"http://{self.name}.apps.localhost:9999/",
             "status": "running" if self.releases else "created",
-            "current_release": self.releases[-1]["version"] if self.releases else None,
+            "current_release": self.live
+            if self.live is not None
+            else (self.releases[-1]["version"] if self.releases else None),
             "created_at": NOW.isoformat(),
             "instances": self.instances,
             "cpu": self.cpu,
@@ -335,20 +351,10 @@ class FakeGateway:
             case "GET", ["logs"]:
                 return self._logs(int(query.get("lines", "100")), query.get("follow") == "true")
             case "GET", ["builds"]:
-                return httpx.Response(
-                    200,
-                    json=[
-                        {
-                            "id": "b-2",
-                            "number": 2,
-                            "status": "queued",
-                            "commit_sha": "def",
-                            "queue_position": 3,
-                        },
-                        {"id": "b-1", "number": 1, "status": "succeeded", "commit_sha": "abc"},
-                    ],
-                )
-            case "GET", ["builds", "b-1", "log"]:
+                return httpx.Response(200, json=project.builds)
+            case "GET", ["builds", build_id, "log"] if any(
+                b["id"] == build_id for b in project.builds
+            ):
                 return httpx.Response(
                     200, text=self.build_log, headers={"content-type": "text/plain"}
                 )

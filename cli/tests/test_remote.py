@@ -107,3 +107,40 @@ def test_projects_create_outside_a_repo_only_prints_the_remote(cli: Cli) -> None
     assert result.code == 0, result.stderr
     assert "ssh://git@127.0.0.1:2222/hello.git" in result.stdout
     assert cli.gateway.projects["hello"].kind == "function"
+
+
+def test_projects_create_on_master_says_how_to_push_to_main(
+    cli: Cli, git_repo: Callable[..., Path]
+) -> None:
+    """A repository from a plain `git init` is on `master`: the hint pushes it to `main`."""
+    cli.login()
+    git_repo(branch="master")
+
+    result = cli("projects", "create", "hello")
+
+    assert result.code == 0, result.stderr
+    assert "git push paastech master:main" in result.stderr
+
+
+def test_projects_create_twice_in_a_repo_keeps_the_remote_and_says_so(
+    cli: Cli, git_repo: Callable[..., Path]
+) -> None:
+    """A remote the CLI added already is left alone, and the push command is still shown."""
+    cli.login()
+    git_repo(remote="ssh://git@127.0.0.1:2222/hello.git")
+
+    result = cli("projects", "create", "hello")
+
+    assert result.code == 0, result.stderr
+    assert "already set" in result.stderr
+    assert "git push paastech main" in result.stderr
+
+
+def test_projects_create_outside_a_repo_says_which_remote_to_add(cli: Cli) -> None:
+    """Outside a repository the user is told the exact `git remote add` to run later."""
+    cli.login()
+
+    result = cli("projects", "create", "hello")
+
+    assert result.code == 0, result.stderr
+    assert "git remote add paastech ssh://git@127.0.0.1:2222/hello.git" in result.stderr

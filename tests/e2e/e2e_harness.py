@@ -169,6 +169,8 @@ def start_platform(
         "PAASTECH_FORGE__HOST": "127.0.0.1",
         "PAASTECH_FORGE__PUBLIC_HOST": "127.0.0.1",
         "PAASTECH_FORGE__PORT": str(forge_port),
+        # A free port for the build jobs' source URLs: the dev stack's forge may hold 2223.
+        "PAASTECH_FORGE__ARCHIVE_PORT": "0",
         "PAASTECH_FABIO__ROUTE_FEED_HOST": "127.0.0.1",
         "PAASTECH_FABIO__ROUTE_FEED_PORT": str(feed_port),
         "PAASTECH_FABIO__ROUTE_FEED_SECRET": feed_secret,

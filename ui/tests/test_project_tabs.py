@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fakes import FakeGateway, log_line
 from nicegui.testing import User
+from support import eventually
 
 Login = Callable[..., Awaitable[str]]
 
@@ -138,3 +139,41 @@ async def test_runtime_logs_follow(user: User, gateway: FakeGateway, login: Logi
     await user.should_see("GET / 200")
     followed = [r for r in gateway.requests if r.url.path.endswith("/logs")]
     assert followed[-1].url.params["follow"] == "true"
+
+
+async def test_releases_show_the_failure_reason_and_which_one_is_live(
+    user: User, gateway: FakeGateway, login: Login
+) -> None:
+    """A failed newest release shows why; the older release that still serves is the live one
+    and the failed one can be rolled back from."""
+    email = await login()
+    project = gateway.add_project(email, "shop")
+    gateway.release(project)
+    gateway.release(project, "Deploy def5678")
+    project.releases[-1].update(status="failed", reason="crashed at start: exit code 1")
+    project.live = 1
+    await user.open("/projects/shop")
+    await user.should_see(marker="logs-load")
+    await user.should_see(marker="release-reason-v2")
+    await user.should_see("crashed at start: exit code 1")
+    await user.should_see("Live release: v1")
+    await user.should_see(marker="rollback-v2")
+    await user.should_not_see(marker="rollback-v1")
+
+
+async def test_overview_links_the_live_url_and_lists_instances(
+    user: User, gateway: FakeGateway, login: Login
+) -> None:
+    """The app's URL is a link; each instance is listed, and refreshing picks up a scale."""
+    await _open(user, gateway, login)
+    link = next(iter(user.find(marker="project-url").elements))
+    assert getattr(link, "props", {}).get("href") == "http://shop.apps.localhost:9999/"
+
+    def addresses() -> list[str]:
+        table = next(iter(user.find(marker="instances").elements))
+        return [row["address"] for row in getattr(table, "rows", [])]
+
+    assert addresses() == ["127.0.0.1:20000"]
+    gateway.projects["shop"].instances = 2
+    user.find(marker="instances-refresh").click()
+    await eventually(lambda: addresses() == ["127.0.0.1:20000", "127.0.0.1:20001"])

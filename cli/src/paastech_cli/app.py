@@ -23,8 +23,10 @@ from paastech_cli import (
     logs,
     projects,
     releases,
+    status,
     tokens,
 )
+from paastech_cli.argv import hoist_globals
 from paastech_cli.credentials import CredentialsError
 from paastech_cli.exits import HELP, CliError, Exit, exit_code
 from paastech_cli.runtime import Runtime, installed
@@ -53,8 +55,8 @@ Environment: PAASTECH_API_URL (gateway, default http://127.0.0.1:8000), PAASTECH
 (a token from `paastech tokens create`, used instead of the saved login), XDG_CONFIG_HOME
 (sessions live in $XDG_CONFIG_HOME/paastech/credentials.toml, default ~/.config).
 
-The project comes from `--project/-p`, else from the `paastech` git remote of the current
-directory. Read commands take `--json`.
+The project comes from `--project/-p` (anywhere on the line), else from the `paastech` git
+remote of the current directory. Read commands take `--json`.
 
 {HELP}
 """,
@@ -73,6 +75,7 @@ for func, group in (
     (logs.logs, RUNNING),
     (instances.scale, RUNNING),
     (instances.ps, RUNNING),
+    (status.status, RUNNING),
 ):
     app.command(func, group=group)
 app.command(browse.open_, name="open", group=RUNNING)
@@ -108,7 +111,7 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
         runtime: The outside world to run against [default: the real process's].
     """
     rt = runtime or Runtime()
-    tokens_ = list(sys.argv[1:] if argv is None else argv)
+    tokens_ = hoist_globals(sys.argv[1:] if argv is None else argv)
     code: int = Exit.OK
     message = ""
     with installed(rt):

@@ -10,6 +10,7 @@ import msgspec
 from cyclopts import Parameter
 from rich.markup import escape
 
+from paastech_cli.builds import resolve_build
 from paastech_cli.output import say
 from paastech_cli.runtime import JsonFlag, Target, current
 from paastech_cli.schemas import LogLine
@@ -43,7 +44,7 @@ async def logs(
 
         $ paastech logs -n 50
         $ paastech logs -f
-        $ paastech logs --build 3f2a…
+        $ paastech logs --build 3f2a      # a build ID, or its first characters
 
     Parameters
     ----------
@@ -52,7 +53,8 @@ async def logs(
     lines
         How many recent lines to show first.
     build
-        Show this build's log instead of the runtime logs (IDs: `paastech builds`).
+        Show this build's log instead of the runtime logs: its ID from `paastech builds`, or
+        the first characters of it (enough to be unambiguous).
     """
     rt = current()
     if follow:
@@ -61,7 +63,8 @@ async def logs(
     async with target.client() as gw:
         # aclosing: an interrupt or a closed pipe ends the stream here, not at loop shutdown.
         if build is not None:
-            async with aclosing(gw.build_log(name, build, follow=follow)) as texts:
+            build_id = await resolve_build(gw, name, build)
+            async with aclosing(gw.build_log(name, build_id, follow=follow)) as texts:
                 async for text in texts:
                     _write(msgspec.json.encode({"line": text}) if json else text.encode())
             return

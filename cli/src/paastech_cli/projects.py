@@ -8,7 +8,7 @@ from cyclopts import App, Parameter
 
 from paastech_cli.exits import Aborted, UsageError
 from paastech_cli.output import note, print_json, say, spinner, table
-from paastech_cli.remote import REMOTE, RemoteResult, add_remote
+from paastech_cli.remote import REMOTE, RemoteResult, add_remote, current_branch
 from paastech_cli.runtime import Gateway, JsonFlag, Target, current
 from paastech_cli.schemas import Project, ProjectKind
 
@@ -72,9 +72,19 @@ async def create(
             say(f"  URL:        {project.url}")
     if no_remote or not project.git_url:
         return
-    result = add_remote(current().cwd, project.git_url)
+    cwd = current().cwd
+    result = add_remote(cwd, project.git_url)
+    branch = current_branch(cwd) or "main"
+    push = f"git push {REMOTE} main" if branch == "main" else f"git push {REMOTE} {branch}:main"
     if result is RemoteResult.ADDED:
-        note(f"Added git remote `{REMOTE}`; deploy with: git push {REMOTE} main")
+        note(f"Added git remote `{REMOTE}`; deploy with: {push}")
+    elif result is RemoteResult.UNCHANGED:
+        note(f"Git remote `{REMOTE}` is already set; deploy with: {push}")
+    elif result is RemoteResult.NOT_A_REPO:
+        note(
+            f"Not inside a git repository, so no remote was added. In your app's repository run:"
+            f" git remote add {REMOTE} {project.git_url}"
+        )
     elif result is RemoteResult.CONFLICT:
         note(
             f"[yellow]Warning:[/] a `{REMOTE}` remote already points elsewhere; left as is"

@@ -20,7 +20,10 @@ def parse_version(text: str) -> int:
 
 
 async def releases(*, json: JsonFlag = False, target: Target = Target()) -> None:
-    """List the project's releases, newest first.
+    """List the project's releases, newest first, with their status and its reason.
+
+    A release is pending, deploying, live or failed; a failed one says why (a crash at
+    start, a failed health check, an out-of-memory kill, an image that cannot be pulled).
 
     For example:
 
@@ -34,9 +37,9 @@ async def releases(*, json: JsonFlag = False, target: Target = Target()) -> None
     if json:
         print_json(found)
         return
-    rows = ((f"v{r.version}", r.status, r.description, r.created_at) for r in found)
+    rows = ((f"v{r.version}", r.status, r.reason, r.description, r.created_at) for r in found)
     table(
-        ("VERSION", "STATUS", "DESCRIPTION", "CREATED"),
+        ("VERSION", "STATUS", "REASON", "DESCRIPTION", "CREATED"),
         rows,
         empty=f"No releases of {name} yet: deploy with `git push paastech main`.",
     )

@@ -81,3 +81,15 @@ def add_remote(cwd: Path, url: str, remote: str = REMOTE) -> RemoteResult:
     if done is None or done.returncode != 0:
         return RemoteResult.FAILED
     return RemoteResult.ADDED
+
+
+def current_branch(cwd: Path) -> str | None:
+    """The branch checked out in the repository around ``cwd`` (None: no repo, detached).
+
+    The platform deploys ``main``; a repository made by an older ``git init`` is on
+    ``master``, whose push needs ``git push paastech master:main``.
+    """
+    done = _git(cwd, "symbolic-ref", "--quiet", "--short", "HEAD")
+    if done is None or done.returncode != 0:
+        return None
+    return done.stdout.strip() or None

@@ -5,7 +5,9 @@ Plain HTTP against Nomad for setup (the code under test reads through its own ad
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from paastech.db.tables import Client, Domain, Project
 from paastech.scheduler.jobspec import ReleaseSpec, job_id, to_api
 
 WAIT_SECONDS = 120.0
@@ -84,3 +87,19 @@ class AppJobs:
     def purge_all(self) -> None:
         for job in self.submitted:
             self.purge(job)
+
+
+async def add_project(name: str, domains: tuple[str, ...] = ()) -> uuid.UUID:
+    """A Client owning project ``name`` (and its custom ``domains``) in PostgreSQL; its id."""
+    now = dt.datetime.now(dt.UTC)
+    client = uuid.uuid4()
+    await Client.insert(
+        Client(id=client, email=f"{name}@example.com", password_hash="x", created_at=now)
+    ).run()
+    project = uuid.uuid4()
+    await Project.insert(
+        Project(id=project, client=client, name=name, created_at=now, updated_at=now)
+    ).run()
+    for hostname in domains:
+        await Domain.insert(Domain(project=project, hostname=hostname, created_at=now)).run()
+    return project

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -16,6 +17,11 @@ from paastech.gateway.auth import Caller
 from paastech.gateway.errors import responses
 from paastech.gateway.schemas import InstanceOut
 from paastech.services import LogLine, Services
+
+#: How long the route waits for the first line before it sends the headers anyway: longer
+#: than the adapter's retries of a refused connection (about 1.2 s), so a Nomad that is down
+#: is reported as such.
+_FIRST_LINE_WAIT = 2.0
 
 
 class _LogOut(msgspec.Struct):
@@ -58,13 +64,33 @@ async def runtime_logs(
 ) -> Stream:
     project = await owned_project(caller, name)
     source = services.scheduler.logs(project["id"], lines, follow)
+    # The first read from the scheduler happens before the status line is sent, so a Nomad
+    # that cannot be reached is a 503 rather than a 200 whose body breaks off. A followed
+    # stream with nothing to show yet goes on waiting for that first line after the headers.
+    first: asyncio.Future[LogLine] = asyncio.ensure_future(anext(source))
+    await asyncio.wait({first}, timeout=_FIRST_LINE_WAIT)
+    if first.done() and not first.cancelled():
+        error = first.exception()
+        if isinstance(error, StopAsyncIteration):
+            return Stream(iter(()), media_type="application/x-ndjson")
+        if error is not None:
+            raise error
 
     async def ndjson() -> AsyncIterator[bytes]:
         encoder = msgspec.json.Encoder()
-        item: LogLine
-        async for item in source:
-            out = _LogOut(item.ts.isoformat(), item.instance, item.stream, item.line)
-            yield encoder.encode(out) + b"\n"
+        try:
+            item: LogLine = await first
+            while True:
+                out = _LogOut(item.ts.isoformat(), item.instance, item.stream, item.line)
+                yield encoder.encode(out) + b"\n"
+                item = await anext(source)
+        except StopAsyncIteration:
+            return
+        finally:  # the client left or the stream ended: stop following Nomad at once
+            first.cancel()
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     return Stream(ndjson(), media_type="application/x-ndjson")
 

@@ -63,8 +63,9 @@ async def builds_panel(session: Session, name: str) -> None:
     viewer.visible = False
 
 
-async def releases_panel(session: Session, name: str) -> None:
-    """Release history, newest first; any older release can be rolled back to."""
+async def releases_panel(session: Session, name: str, *, live: int | None = None) -> None:
+    """Release history, newest first, each with its status and the reason for it; the live
+    release (``live``, else the newest) is marked, any other can be rolled back to."""
 
     @ui.refreshable
     async def listing() -> None:
@@ -75,7 +76,7 @@ async def releases_panel(session: Session, name: str) -> None:
             ui.label("No releases yet.").classes("text-gray-600")
             return
         ordered = sorted(found, key=lambda r: r.version, reverse=True)
-        current = ordered[0].version
+        current = live if live is not None else ordered[0].version
         with ui.column().classes("w-full gap-1").mark("release-list"):
             for release in ordered:
                 _release_row(session, name, release, current=current, refresh=listing.refresh)
@@ -89,10 +90,16 @@ def _release_row(
     with ui.row().classes("w-full items-center gap-4 border-b py-1"):
         ui.label(f"v{release.version}").classes("font-mono font-semibold w-12")
         status_badge(release.status)
-        ui.label(release.description or release.reason).classes("grow")
+        with ui.column().classes("grow gap-0"):
+            ui.label(release.description)
+            if release.reason:
+                colour = "text-red-700" if release.status == "failed" else "text-gray-600"
+                ui.label(release.reason).classes(f"text-sm {colour}").mark(
+                    f"release-reason-v{release.version}"
+                )
         ui.label(when(release.created_at)).classes("text-gray-600")
         if release.version == current:
-            ui.badge("current", color="positive", outline=True)
+            ui.badge("live", color="positive", outline=True).mark("release-live")
             return
 
         async def rollback() -> None:

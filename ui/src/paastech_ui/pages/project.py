@@ -49,7 +49,7 @@ async def page(session: Session, name: str) -> None:
         with ui.tab_panel("builds"):
             await deploys.builds_panel(session, project.name)
         with ui.tab_panel("releases"):
-            await deploys.releases_panel(session, project.name)
+            await deploys.releases_panel(session, project.name, live=project.current_release)
         with ui.tab_panel("domains"):
             await domains.panel(session, project.name)
         with ui.tab_panel("logs"):
@@ -59,17 +59,27 @@ async def page(session: Session, name: str) -> None:
 async def overview(session: Session, project: Project) -> None:
     """How to deploy, where it runs, and its resources (editable within the platform limits)."""
     with ui.card().classes("w-full"):
+        ui.label("Live").classes("text-lg font-semibold")
+        with ui.row().classes("items-center gap-6"):
+            with ui.row().classes("items-center gap-1"):
+                ui.label("URL:")
+                if project.url:
+                    ui.link(project.url, project.url, new_tab=True).mark("project-url")
+                else:
+                    ui.label(EMPTY).mark("project-url")
+            release = f"v{project.current_release}" if project.current_release else "none yet"
+            ui.label(f"Live release: {release}").mark("live-release")
+            ui.label(f"Created: {when(project.created_at)}")
+    with ui.card().classes("w-full"):
         ui.label("Deploy with git").classes("text-lg font-semibold")
-        ui.label("Add the remote once, then every push builds and deploys:")
+        ui.label(
+            "The CLI's projects create, run inside your repository, adds this remote;"
+            " otherwise add it once. Every push to main builds and deploys:"
+        )
         remote = f"git remote add paastech {project.git_url}"
         ui.code(f"{remote}\ngit push paastech main", language="bash").classes("w-full").mark(
             "git-remote"
         )
-        with ui.row().classes("gap-6"):
-            ui.label(f"URL: {project.url or EMPTY}").mark("project-url")
-            release = f"v{project.current_release}" if project.current_release else "none yet"
-            ui.label(f"Current release: {release}")
-            ui.label(f"Created: {when(project.created_at)}")
     _settings_card(session, project)
     await _instances_card(session, project.name)
     _danger_card(session, project.name)
@@ -113,10 +123,22 @@ def _settings_card(session: Session, project: Project) -> None:
 
 async def _instances_card(session: Session, name: str) -> None:
     with ui.card().classes("w-full"):
-        ui.label("Instances").classes("text-lg font-semibold")
+        with ui.row().classes("w-full items-center"):
+            ui.label("Instances").classes("text-lg font-semibold")
+            ui.space()
+            refresh = ui.button(icon="refresh").props("flat dense").mark("instances-refresh")
+        await _instances(session, name, refresh)
+
+
+async def _instances(session: Session, name: str, refresh: ui.button) -> None:
+    @ui.refreshable
+    async def listing() -> None:
         found = await session.fetch(lambda gw: gw.instances(name))
         if found is None:
             ui.label("Instance status is unavailable right now.").classes("text-gray-600")
+            return
+        if not found:
+            ui.label("No instances are running.").mark("instances-empty").classes("text-gray-600")
             return
         rows = [
             {
@@ -136,6 +158,9 @@ async def _instances_card(session: Session, name: str) -> None:
             ("started", "Started"),
         ]
         table(columns, rows, key="id", marker="instances")
+
+    await listing()
+    refresh.on_click(listing.refresh)
 
 
 def _danger_card(session: Session, name: str) -> None:
