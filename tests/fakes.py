@@ -1,8 +1,8 @@
-"""Named fakes for the seams the gateway calls but other parts implement.
+"""Named fakes for the seams the gateway calls but other parts implement (unit and gateway
+tests only; the database under the gateway stays real).
 
-``FakeRepoStore`` stands in for the forge's repositories (the repo side is the forge's
-issue; the database under the gateway stays real). ``RecordingScheduler`` stands in for a
-*reachable* scheduler where a test needs one: it records calls and changes nothing.
+``RecordingScheduler`` stands in for a *reachable* scheduler's reads (instances, logs) where
+a test needs one: it records calls and answers fixed data.
 """
 
 from __future__ import annotations
@@ -12,26 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from paastech.errors import BackendUnavailable, DatabaseUnavailable, NomadUnavailable
+from paastech.errors import DatabaseUnavailable, NomadUnavailable
 from paastech.services import Instance, LogLine
-
-
-@dataclass
-class FakeRepoStore:
-    """Remembers which repositories exist; ``fail`` makes every call a BackendUnavailable."""
-
-    existing: set[UUID] = field(default_factory=set)
-    fail: bool = False
-
-    def create(self, project_id: UUID) -> None:
-        if self.fail:
-            raise BackendUnavailable("forge is down (fake)")
-        self.existing.add(project_id)
-
-    def delete(self, project_id: UUID) -> None:
-        if self.fail:
-            raise BackendUnavailable("forge is down (fake)")
-        self.existing.discard(project_id)
 
 
 @dataclass
@@ -39,15 +21,6 @@ class RecordingScheduler:
     """A scheduler that answers and records what it was asked."""
 
     calls: list[tuple[str, UUID, int | None]] = field(default_factory=list)
-
-    async def deploy(self, project_id: UUID, version: int) -> None:
-        self.calls.append(("deploy", project_id, version))
-
-    async def scale(self, project_id: UUID, instances: int) -> None:
-        self.calls.append(("scale", project_id, instances))
-
-    async def destroy(self, project_id: UUID) -> None:
-        self.calls.append(("destroy", project_id, None))
 
     async def instances(self, project_id: UUID) -> list[Instance]:
         self.calls.append(("instances", project_id, None))

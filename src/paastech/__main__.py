@@ -65,14 +65,16 @@ def gateway(*, config: Path | None = None) -> None:
 
     Example: ``PAASTECH_GATEWAY__PORT=8000 paastech-server gateway``
     """
-    from paastech.forge.repos import GitRepoStore
     from paastech.gateway.app import run
+    from paastech.scheduler.nomad import NomadApi
+    from paastech.scheduler.runtime import RuntimeReads
     from paastech.services import Services
 
     _logging()
     settings = _settings(config)
-    # The composition root: the gateway sees the forge's repositories only as a RepoStore.
-    run(settings, Services(repos=GitRepoStore.for_state_dir(settings.state_path)))
+    # The composition root: the gateway reads what runs from Nomad; it writes only intent
+    # (PostgreSQL) and never touches the forge's repositories.
+    run(settings, Services(scheduler=RuntimeReads(NomadApi(settings.nomad))))
 
 
 @app.command

@@ -1,9 +1,11 @@
 """Seams between the gateway, the forge and the scheduler.
 
-The gateway depends on these Protocols only; the forge and the scheduler implement them.
-Where an implementation does not exist (or its backend is down) the ``Unavailable*``
-variants raise :class:`~paastech.errors.BackendUnavailable`, which the gateway renders as
-503: the database side of a request is real, the backend side is never faked.
+Writes never cross these seams: the gateway and the forge write intent into PostgreSQL
+(:mod:`paastech.releases`) and the scheduler reconciles Nomad towards it. What the gateway
+reads from the running system goes through :class:`Scheduler` (implemented by
+:class:`paastech.scheduler.runtime.RuntimeReads`); where no Nomad is configured,
+:class:`UnavailableScheduler` answers :class:`~paastech.errors.BackendUnavailable`, which the
+gateway renders as 503 — never a fake empty list. The gateway never touches the forge's disk.
 """
 
 from __future__ import annotations
@@ -38,24 +40,8 @@ class LogLine:
     line: str
 
 
-class RepoStore(Protocol):
-    """Bare git repositories, one per project (implemented by the forge)."""
-
-    def create(self, project_id: UUID) -> None: ...
-
-    def delete(self, project_id: UUID) -> None: ...
-
-
 class Scheduler(Protocol):
-    """Running applications (implemented by the scheduler)."""
-
-    async def deploy(self, project_id: UUID, version: int) -> None:
-        """Run release ``version`` of the project (health-gated)."""
-
-    async def scale(self, project_id: UUID, instances: int) -> None: ...
-
-    async def destroy(self, project_id: UUID) -> None:
-        """Stop the app and remove its job, routes and images."""
+    """What runs of a project, read from the orchestrator (implemented by the scheduler)."""
 
     async def instances(self, project_id: UUID) -> list[Instance]: ...
 
@@ -71,15 +57,6 @@ class UnavailableScheduler:
     def _fail(self) -> BackendUnavailable:
         return BackendUnavailable(self.reason)
 
-    async def deploy(self, project_id: UUID, version: int) -> None:
-        raise self._fail()
-
-    async def scale(self, project_id: UUID, instances: int) -> None:
-        raise self._fail()
-
-    async def destroy(self, project_id: UUID) -> None:
-        raise self._fail()
-
     async def instances(self, project_id: UUID) -> list[Instance]:
         raise self._fail()
 
@@ -91,5 +68,4 @@ class UnavailableScheduler:
 class Services:
     """What the gateway needs from the rest of the platform, injected at app creation."""
 
-    repos: RepoStore
     scheduler: Scheduler = field(default_factory=UnavailableScheduler)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 import uvicorn
@@ -29,7 +27,6 @@ import paastech
 from paastech import health as readiness_checks
 from paastech.crypto import EnvCipher
 from paastech.db import connected
-from paastech.errors import BackendUnavailable
 from paastech.gateway import revocation
 from paastech.gateway.auth import Caller, TokenCache, authenticate
 from paastech.gateway.errors import EXCEPTION_HANDLERS
@@ -54,19 +51,6 @@ from paastech.settings import Settings
 API_PREFIX = "/api/v1"
 #: Where the API browser's own JS and CSS are served from (no CDN needed).
 DOCS_ASSETS = "/api/docs-assets"
-
-
-@dataclass
-class UnavailableRepos:
-    """The RepoStore stand-in while the forge is not wired in: creating a repo is a 503."""
-
-    reason: str = "the forge (git repositories) is not available"
-
-    def create(self, project_id: UUID) -> None:
-        raise BackendUnavailable(self.reason)
-
-    def delete(self, project_id: UUID) -> None:
-        raise BackendUnavailable(self.reason)
 
 
 def _constant(value: Any) -> Provide:
@@ -195,10 +179,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     Args:
         settings: The loaded settings.
-        services: The forge's RepoStore and the scheduler; by default both answer 503.
+        services: The scheduler's reads (instances, logs); by default they answer 503.
     """
     return Litestar(
-        plugins=[GatewayCore(settings, services or Services(repos=UnavailableRepos()))],
+        plugins=[GatewayCore(settings, services or Services())],
         debug=False,
     )
 

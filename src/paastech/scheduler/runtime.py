@@ -20,7 +20,7 @@ from paastech.scheduler.jobspec import job_id
 from paastech.scheduler.logstream import TASK, merged_logs, shown
 from paastech.scheduler.nomad import NomadApi, is_terminal
 from paastech.scheduler.route_source import healthy
-from paastech.services import Instance, LogLine, Scheduler
+from paastech.services import Instance, LogLine
 
 ProjectName = Callable[[UUID], Awaitable[str]]
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -118,27 +118,3 @@ class RuntimeReads:
 def _release(version: dict[str, Any]) -> int | None:
     raw = str((version.get("Meta") or {}).get("paastech.release", ""))
     return int(raw) if raw.isdigit() else None
-
-
-class ComposedScheduler:
-    """One :class:`~paastech.services.Scheduler` from two halves: ``writes`` (the control
-    loop's deploy, scale and destroy) and ``reads`` (instances and logs from Nomad)."""
-
-    def __init__(self, writes: Scheduler, reads: RuntimeReads) -> None:
-        self.writes = writes
-        self.reads = reads
-
-    async def deploy(self, project_id: UUID, version: int) -> None:
-        await self.writes.deploy(project_id, version)
-
-    async def scale(self, project_id: UUID, instances: int) -> None:
-        await self.writes.scale(project_id, instances)
-
-    async def destroy(self, project_id: UUID) -> None:
-        await self.writes.destroy(project_id)
-
-    async def instances(self, project_id: UUID) -> list[Instance]:
-        return await self.reads.instances(project_id)
-
-    def logs(self, project_id: UUID, lines: int, follow: bool) -> AsyncIterator[LogLine]:
-        return self.reads.logs(project_id, lines, follow)

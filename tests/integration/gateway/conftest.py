@@ -1,4 +1,4 @@
-"""Gateway fixtures: the real app on the real (throwaway) PostgreSQL, fake forge repos."""
+"""Gateway fixtures: the real app on the real (throwaway) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from fakes import FakeRepoStore
 from gateway_harness import gateway, signup_login
 
 from paastech.services import Scheduler, Services, UnavailableScheduler
 from paastech.settings import Settings
-
-
-@pytest.fixture
-def repos() -> FakeRepoStore:
-    return FakeRepoStore()
 
 
 @pytest.fixture
@@ -27,9 +21,9 @@ def scheduler() -> Scheduler:
 
 @pytest.fixture
 async def api(
-    settings: Settings, clean_db: Any, repos: FakeRepoStore, scheduler: Scheduler
+    settings: Settings, clean_db: Any, scheduler: Scheduler
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway(settings, Services(repos=repos, scheduler=scheduler)) as client:
+    async with gateway(settings, Services(scheduler=scheduler)) as client:
         yield client
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -77,6 +80,8 @@ async def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
         "releases": "id",
         "domains": "id",
         "audit_events": "id",
+        "release_events": "id",
+        "outbox": "id",
     }
     out: dict[str, list[tuple[Any, ...]]] = {}
     for table, key in tables.items():
@@ -84,3 +89,16 @@ async def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
         # last_used_at moves when a token is used; it is not state the caller changed.
         out[table] = [tuple(v for k, v in r.items() if k != "last_used_at") for r in rows]
     return out
+
+
+@contextlib.asynccontextmanager
+async def notifications(settings: Settings, channel: str) -> AsyncIterator[list[str]]:
+    """The payloads NOTIFYed on ``channel`` while the block runs (and shortly after)."""
+    heard: list[str] = []
+    conn = await asyncpg.connect(settings.db.dsn())
+    try:
+        await conn.add_listener(channel, lambda *args: heard.append(str(args[-1])))
+        yield heard
+        await asyncio.sleep(0.2)  # delivery is asynchronous
+    finally:
+        await conn.close()

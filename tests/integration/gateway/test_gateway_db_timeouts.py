@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import msgspec
-from fakes import FakeRepoStore
 from gateway_harness import PASSWORD, PROBLEM, serving, signup_login
 
 from paastech.services import Services
@@ -72,7 +71,7 @@ async def test_an_unreachable_database_answers_503_within_the_timeouts(
             pool_acquire_timeout_seconds=1.0,
         )
         proxied = msgspec.structs.replace(settings, db=db)
-        async with serving(proxied, Services(repos=FakeRepoStore())) as (client, _core):
+        async with serving(proxied, Services()) as (client, _core):
             who = await signup_login(client, "ada@example.com")
             assert (await client.get(f"{V1}/projects", headers=who)).status_code == 200
             hole.swallowing = True

@@ -14,7 +14,6 @@ import pytest
 from dbrows import sql
 from dnslib import QTYPE, RR, TXT
 from dnslib.server import BaseResolver, DNSServer
-from fakes import FakeRepoStore
 from gateway_harness import gateway, signup_login
 
 from paastech.services import Services
@@ -71,7 +70,7 @@ async def test_a_domain_is_routed_only_after_its_txt_challenge_holds_the_token(
 ) -> None:
     """No record: 422 and not routed; a wrong record: 422; the token: verified and routed."""
     records, _ = zone
-    async with gateway(dns_settings, Services(repos=FakeRepoStore())) as api:
+    async with gateway(dns_settings, Services()) as api:
         alice = await signup_login(api, "alice@example.com")
         assert (await api.post(f"{V1}/projects", json={"name": "web"}, headers=alice)).is_success
         r = await api.post(
@@ -103,7 +102,7 @@ async def test_a_freed_hostname_must_be_proved_again(
 ) -> None:
     """After alice removes her verified domain, bob's claim needs bob's own token."""
     records, _ = zone
-    async with gateway(dns_settings, Services(repos=FakeRepoStore())) as api:
+    async with gateway(dns_settings, Services()) as api:
         alice = await signup_login(api, "alice@example.com")
         bob = await signup_login(api, "bob@example.com")
         await api.post(f"{V1}/projects", json={"name": "web"}, headers=alice)
@@ -131,7 +130,7 @@ async def test_a_freed_hostname_must_be_proved_again(
 
 async def test_a_stale_unproved_claim_gives_way(dns_settings: Settings, clean_db: object) -> None:
     """A claim unproved for domains.pending_hours no longer blocks another Client."""
-    async with gateway(dns_settings, Services(repos=FakeRepoStore())) as api:
+    async with gateway(dns_settings, Services()) as api:
         alice = await signup_login(api, "alice@example.com")
         bob = await signup_login(api, "bob@example.com")
         await api.post(f"{V1}/projects", json={"name": "web"}, headers=alice)
@@ -158,7 +157,7 @@ async def test_the_platforms_own_hostnames_are_reserved(
     dns_settings: Settings, clean_db: object, hostname: str
 ) -> None:
     """The gateway's, forge's, dashboard's names and anything under the apps domain: 422."""
-    async with gateway(dns_settings, Services(repos=FakeRepoStore())) as api:
+    async with gateway(dns_settings, Services()) as api:
         alice = await signup_login(api, "alice@example.com")
         await api.post(f"{V1}/projects", json={"name": "web"}, headers=alice)
         r = await api.post(f"{V1}/projects/web/domains", json={"hostname": hostname}, headers=alice)
@@ -177,7 +176,7 @@ async def test_an_unanswering_resolver_is_503(settings: Settings, clean_db: obje
             timeout_seconds=1.0,
         )
         quiet = msgspec.structs.replace(settings, domains=domains)
-        async with gateway(quiet, Services(repos=FakeRepoStore())) as api:
+        async with gateway(quiet, Services()) as api:
             alice = await signup_login(api, "alice@example.com")
             await api.post(f"{V1}/projects", json={"name": "web"}, headers=alice)
             body = {"hostname": "www.example.com"}

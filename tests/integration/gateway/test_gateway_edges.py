@@ -12,7 +12,6 @@ import httpx
 import msgspec
 import pytest
 from dbrows import sql
-from fakes import FakeRepoStore
 from gateway_harness import PASSWORD, PROBLEM, gateway, signup_login
 
 from paastech import health
@@ -65,7 +64,7 @@ async def test_body_over_limit_is_413(
 ) -> None:
     """A body over gateway.body_limit is refused with 413 before it is parsed."""
     small = tweak(body_limit=2048)
-    async with gateway(small, Services(repos=FakeRepoStore())) as client:
+    async with gateway(small, Services()) as client:
         r = await client.post(
             f"{V1}/auth/signup",
             json={"email": "big@example.com", "password": "x" * 4096},
@@ -88,7 +87,7 @@ async def test_login_throttling_per_email(
     """The 11th wrong password in the window is a 429 with Retry-After; after it, login works."""
     # Short enough to wait out, long enough that 11 argon2 checks on a busy CI box fit in it.
     throttled = tweak(login_max_failures=10, login_window_seconds=6)
-    async with gateway(throttled, Services(repos=FakeRepoStore())) as client:
+    async with gateway(throttled, Services()) as client:
         await signup_login(client, "eve@example.com")
         wrong = {"email": "eve@example.com", "password": "not the password"}
         for _ in range(10):
@@ -108,7 +107,7 @@ async def test_login_throttling_per_ip(
 ) -> None:
     """Failures spread over many emails from one address are throttled too."""
     throttled = tweak(login_max_failures=3, login_window_seconds=60)
-    async with gateway(throttled, Services(repos=FakeRepoStore())) as client:
+    async with gateway(throttled, Services()) as client:
         for i in range(3):
             body = {"email": f"u{i}@example.com", "password": "whatever-wrong"}
             assert (await client.post(f"{V1}/auth/login", json=body)).status_code == 401

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 import pytest
-from fakes import FakeRepoStore, RecordingScheduler
+from fakes import RecordingScheduler
 from gateway_harness import gateway, signup_login
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -114,7 +114,7 @@ async def fuzzed(
     """A gateway whose DNS resolver is a closed loopback port (no lookup leaves the host)."""
     domains = msgspec.structs.replace(settings.domains, resolvers=["127.0.0.1:9"])
     quiet = msgspec.structs.replace(settings, domains=domains)
-    async with gateway(quiet, Services(repos=FakeRepoStore(), scheduler=RecordingScheduler())) as c:
+    async with gateway(quiet, Services(scheduler=RecordingScheduler())) as c:
         yield c, await signup_login(c, "fuzz@example.com")
 
 

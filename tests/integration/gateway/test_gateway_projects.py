@@ -6,9 +6,8 @@ import asyncio
 
 import httpx
 import pytest
-from dbrows import project_id, seed_build, seed_release, snapshot, sql
-from fakes import FakeRepoStore, RecordingScheduler
-from gateway_harness import PROBLEM
+from dbrows import notifications, project_id, seed_build, seed_release, sql
+from fakes import RecordingScheduler
 
 from paastech.services import Scheduler
 from paastech.settings import Settings
@@ -25,9 +24,10 @@ async def create(
 
 
 async def test_create_list_show_project(
-    api: httpx.AsyncClient, alice: dict[str, str], repos: FakeRepoStore, settings: Settings
+    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:
-    """A created project has its git and app URLs, a repository, and shows in the list."""
+    """A created project has its git and app URLs and shows in the list (its repository is
+    the forge's, made on the first push)."""
     body = await create(api, alice, "web", kind="function")
     assert (
         body["git_url"] == f"ssh://git@{settings.forge.public_host}:{settings.forge.port}/web.git"
@@ -35,7 +35,6 @@ async def test_create_list_show_project(
     assert body["url"] == "http://web.apps.localhost:9999"
     assert body["kind"] == "function"
     assert body["current_release"] is None
-    assert await project_id(settings, "web") in repos.existing
     listed = (await api.get(f"{V1}/projects", headers=alice)).json()
     assert [p["name"] for p in listed] == ["web"]
     assert (await api.get(f"{V1}/projects/web", headers=alice)).json()["name"] == "web"
@@ -121,17 +120,6 @@ async def test_project_names_are_global(
     assert r.status_code == 409
 
 
-async def test_create_fails_cleanly_when_forge_is_down(
-    api: httpx.AsyncClient, alice: dict[str, str], repos: FakeRepoStore, settings: Settings
-) -> None:
-    """No repository, no project: a forge failure is a 503 and leaves no row behind."""
-    repos.fail = True
-    r = await api.post(f"{V1}/projects", json={"name": "web"}, headers=alice)
-    assert r.status_code == 503
-    assert await sql(settings, "SELECT 1 FROM projects") == []
-    assert await sql(settings, "SELECT 1 FROM audit_events WHERE action = 'project.create'") == []
-
-
 async def test_patch_limits(api: httpx.AsyncClient, alice: dict[str, str]) -> None:
     """PATCH stores values within the limits and names each field outside them."""
     await create(api, alice)
@@ -156,52 +144,43 @@ async def test_scale_without_release_is_stored(
     assert (await api.get(f"{V1}/projects/web", headers=alice)).json()["instances"] == 3
 
 
-async def test_scale_with_release_needs_scheduler(
+async def test_scale_with_release_is_stored_and_handed_to_the_control_loop(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:
-    """With a release, scaling needs the scheduler: 503 and the stored count is unchanged."""
+    """Scaling a deployed project stores the wanted count and wakes the scheduler (NOTIFY):
+    the gateway never calls Nomad itself."""
     await create(api, alice)
     await seed_release(settings, "web")
-    r = await api.post(f"{V1}/projects/web/scale", json={"instances": 3}, headers=alice)
-    assert r.status_code == 503
-    assert r.headers["content-type"].startswith(PROBLEM)
-    assert (await api.get(f"{V1}/projects/web", headers=alice)).json()["instances"] == 1
-
-
-@pytest.mark.parametrize("scheduler", [RecordingScheduler()], indirect=False)
-async def test_scale_with_release_calls_scheduler(
-    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings, scheduler: Scheduler
-) -> None:
-    """With a reachable scheduler the scale is applied and stored."""
-    await create(api, alice)
-    await seed_release(settings, "web")
-    r = await api.post(f"{V1}/projects/web/scale", json={"instances": 2}, headers=alice)
-    assert r.status_code == 202
-    assert r.json()["applied"] is True
-    assert isinstance(scheduler, RecordingScheduler)
-    assert scheduler.calls[-1][0] == "scale"
-
-
-async def test_delete_project_without_release(
-    api: httpx.AsyncClient, alice: dict[str, str], repos: FakeRepoStore, settings: Settings
-) -> None:
-    """A never-deployed project is deleted with its repository."""
-    await create(api, alice)
     pid = await project_id(settings, "web")
-    assert (await api.delete(f"{V1}/projects/web", headers=alice)).status_code == 204
-    assert pid not in repos.existing
-    assert (await api.get(f"{V1}/projects/web", headers=alice)).status_code == 404
+    async with notifications(settings, "paastech_reconcile") as heard:
+        r = await api.post(f"{V1}/projects/web/scale", json={"instances": 2}, headers=alice)
+    assert r.status_code == 202
+    assert r.json() == {"name": "web", "instances": 2, "applied": True}
+    assert (await api.get(f"{V1}/projects/web", headers=alice)).json()["instances"] == 2
+    assert str(pid) in heard
+    assert [r["version"] for r in await sql(settings, "SELECT version FROM releases")] == [1]
 
 
-async def test_delete_deployed_project_needs_scheduler(
+async def test_delete_leaves_its_cleanup_in_the_outbox(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:
-    """A deployed project cannot be deleted while the scheduler is away: 503, nothing gone."""
+    """Deleting a deployed project removes its rows at once and, in the same transaction,
+    writes what the scheduler (job, routes, images) and the forge (repository) must remove."""
     await create(api, alice)
     await seed_release(settings, "web")
-    before = await snapshot(settings)
-    assert (await api.delete(f"{V1}/projects/web", headers=alice)).status_code == 503
-    assert await snapshot(settings) == before
+    pid = await project_id(settings, "web")
+    async with notifications(settings, "paastech_outbox") as heard:
+        assert (await api.delete(f"{V1}/projects/web", headers=alice)).status_code == 204
+    assert (await api.get(f"{V1}/projects/web", headers=alice)).status_code == 404
+    assert await sql(settings, "SELECT 1 FROM releases") == []
+    rows = await sql(
+        settings, "SELECT kind, project_id, project_name, done_at FROM outbox ORDER BY kind"
+    )
+    assert [(r["kind"], r["project_id"], r["project_name"], r["done_at"]) for r in rows] == [
+        ("remove_app", pid, "web", None),
+        ("remove_repo", pid, "web", None),
+    ]
+    assert set(heard) == {"remove_app", "remove_repo"}
 
 
 async def test_env_roundtrip_encrypted_and_masked(
@@ -233,34 +212,24 @@ async def test_env_roundtrip_encrypted_and_masked(
     assert "GOOD" not in (await api.get(f"{V1}/projects/web/env", headers=alice)).json()["env"]
 
 
-async def test_env_change_with_release_and_no_scheduler(
+async def test_env_change_with_release_makes_a_pending_release(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:
-    """With a release but no scheduler: 503 that says so; the change and a failed release stay."""
+    """With a release, an env change is saved with a new pending release (the value encrypted
+    in its snapshot, never echoed) and the scheduler is woken to deploy it."""
     await create(api, alice)
     await seed_release(settings, "web")
-    r = await api.patch(f"{V1}/projects/web/env", json={"K": "v"}, headers=alice)
-    assert r.status_code == 503
-    assert "saved as release v2" in r.json()["detail"]
-    assert "v" not in r.json()["detail"].split("release v2")[0].split()  # value not echoed
-    releases = (await api.get(f"{V1}/projects/web/releases", headers=alice)).json()
-    assert [(x["version"], x["status"]) for x in releases] == [(2, "failed"), (1, "running")]
-    env = (await api.get(f"{V1}/projects/web/env", headers=alice)).json()["env"]
-    assert "K" in env
-
-
-@pytest.mark.parametrize("scheduler", [RecordingScheduler()])
-async def test_env_change_redeploys(
-    api: httpx.AsyncClient, alice: dict[str, str], settings: Settings, scheduler: Scheduler
-) -> None:
-    """With a reachable scheduler an env change deploys the new release."""
-    await create(api, alice)
-    await seed_release(settings, "web")
-    r = await api.patch(f"{V1}/projects/web/env", json={"K": "v"}, headers=alice)
+    pid = await project_id(settings, "web")
+    async with notifications(settings, "paastech_reconcile") as heard:
+        r = await api.patch(f"{V1}/projects/web/env", json={"K": "s3cret-v"}, headers=alice)
     assert r.status_code == 200
     assert r.json()["release"] == 2
-    assert isinstance(scheduler, RecordingScheduler)
-    assert scheduler.calls[-1] == ("deploy", await project_id(settings, "web"), 2)
+    assert str(pid) in heard
+    releases = (await api.get(f"{V1}/projects/web/releases", headers=alice)).json()
+    assert [(x["version"], x["status"]) for x in releases] == [(2, "pending"), (1, "running")]
+    snapshot_text = await sql(settings, "SELECT config::text AS c FROM releases WHERE version = 2")
+    assert "s3cret-v" not in snapshot_text[0]["c"]
+    assert '"K"' in snapshot_text[0]["c"]
 
 
 async def test_builds_and_log(
@@ -332,31 +301,29 @@ async def test_build_log_follow_streams_until_done(
     assert r.text == "start\nmore\ndone\n"
 
 
-async def test_rollback_without_scheduler(
+async def test_rollback_makes_a_pending_release_of_the_old_config(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:
-    """Rollback creates a new release from vN; without a scheduler it is 503 and marked failed."""
+    """Rollback to vN is a new pending release with vN's image and config; vN must exist."""
     await create(api, alice)
     await seed_release(settings, "web")
     r = await api.post(f"{V1}/projects/web/rollback", json={"version": 9}, headers=alice)
     assert r.status_code == 404
     r = await api.post(f"{V1}/projects/web/rollback", json={"version": 1}, headers=alice)
-    assert r.status_code == 503
-    releases = (await api.get(f"{V1}/projects/web/releases", headers=alice)).json()
-    assert releases[0]["version"] == 2
-    assert releases[0]["description"] == "rollback to v1"
+    assert r.status_code == 201
+    assert (r.json()["version"], r.json()["status"]) == (2, "pending")
+    assert r.json()["description"] == "rollback to v1"
+    rows = await sql(settings, "SELECT version, image, digest FROM releases ORDER BY version")
+    assert rows[0]["digest"] == rows[1]["digest"]
 
 
 @pytest.mark.parametrize("scheduler", [RecordingScheduler()])
-async def test_rollback_instances_logs_with_scheduler(
+async def test_instances_and_logs_come_from_the_scheduler(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings, scheduler: Scheduler
 ) -> None:
-    """With a scheduler: rollback deploys, instances and NDJSON logs come from it."""
+    """Instances and NDJSON logs are the scheduler's reads, shaped for the client."""
     await create(api, alice)
     await seed_release(settings, "web")
-    r = await api.post(f"{V1}/projects/web/rollback", json={"version": 1}, headers=alice)
-    assert r.status_code == 201
-    assert r.json()["version"] == 2
     inst = await api.get(f"{V1}/projects/web/instances", headers=alice)
     assert inst.json()[0]["id"] == "alloc-1"
     logs = await api.get(f"{V1}/projects/web/logs", params={"lines": 2}, headers=alice)
@@ -416,37 +383,21 @@ async def test_audit_trail(
     assert len((await api.get(f"{V1}/audit", params={"limit": 1}, headers=alice)).json()) == 1
 
 
-async def test_patch_with_release_and_no_scheduler(
+async def test_patch_resources_makes_a_release_and_instances_alone_do_not(
     api: httpx.AsyncClient, alice: dict[str, str], settings: Settings
 ) -> None:
-    """New settings for a deployed project are kept, as a failed release, and answered 503."""
+    """New resources for a deployed project are a new pending release; a new instance count
+    alone is not part of any release (the scheduler applies it as it is)."""
     await create(api, alice)
     await seed_release(settings, "web")
     r = await api.patch(f"{V1}/projects/web", json={"memory": 512}, headers=alice)
-    assert r.status_code == 503
-    assert "saved as release v2" in r.json()["detail"]
+    assert r.status_code == 200
     assert (await api.get(f"{V1}/projects/web", headers=alice)).json()["memory"] == 512
     releases = (await api.get(f"{V1}/projects/web/releases", headers=alice)).json()
-    assert releases[0]["status"] == "failed"
-
-
-@pytest.mark.parametrize("scheduler", [RecordingScheduler()])
-async def test_delete_deployed_project_with_scheduler(
-    api: httpx.AsyncClient,
-    alice: dict[str, str],
-    settings: Settings,
-    scheduler: Scheduler,
-    repos: FakeRepoStore,
-) -> None:
-    """A deployed project is destroyed by the scheduler, then its rows and repo go."""
-    await create(api, alice)
-    await seed_release(settings, "web")
-    pid = await project_id(settings, "web")
-    assert (await api.delete(f"{V1}/projects/web", headers=alice)).status_code == 204
-    assert isinstance(scheduler, RecordingScheduler)
-    assert ("destroy", pid, None) in scheduler.calls
-    assert await sql(settings, "SELECT 1 FROM releases") == []
-    assert pid not in repos.existing
+    assert [(x["version"], x["status"]) for x in releases] == [(2, "pending"), (1, "running")]
+    r = await api.patch(f"{V1}/projects/web", json={"instances": 3}, headers=alice)
+    assert r.status_code == 200
+    assert len((await api.get(f"{V1}/projects/web/releases", headers=alice)).json()) == 2
 
 
 async def test_secrets_stay_out_of_logs(

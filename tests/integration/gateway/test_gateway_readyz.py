@@ -13,7 +13,6 @@ import httpx
 import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth, require
-from fakes import FakeRepoStore
 from gateway_harness import gateway
 from imagebuild import free_port
 
@@ -95,7 +94,7 @@ async def readyz_api(
         registry=msgspec.structs.replace(settings.registry, address=registry_auth.address),
         fabio=msgspec.structs.replace(settings.fabio, ui_addr=fabio_up),
     )
-    async with gateway(configured, Services(repos=FakeRepoStore())) as client:
+    async with gateway(configured, Services()) as client:
         yield client
 
 
@@ -142,7 +141,7 @@ async def test_readyz_names_a_wrong_nomad_token_without_leaking_it(
     configured = msgspec.structs.replace(
         settings, nomad=msgspec.structs.replace(settings.nomad, token=wrong)
     )
-    async with gateway(configured, Services(repos=FakeRepoStore())) as api:
+    async with gateway(configured, Services()) as api:
         r = await api.get("/readyz")
     assert r.status_code == 503
     assert r.json()["components"]["nomad"] == {"ok": False, "reason": "unauthorized (status 403)"}

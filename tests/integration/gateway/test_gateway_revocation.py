@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Callable
 
 import httpx
-from fakes import FakeRepoStore
 from gateway_harness import PASSWORD, serving, signup_login
 
 from paastech.gateway.app import GatewayCore
@@ -30,7 +29,7 @@ async def test_a_token_revoked_on_one_replica_is_refused_on_another(
     settings: Settings, clean_db: object
 ) -> None:
     """Replica B refuses a token revoked through replica A: writes at once, reads on NOTIFY."""
-    services = Services(repos=FakeRepoStore())
+    services = Services()
     async with serving(settings, services) as (a, _), serving(settings, services) as (b, core_b):
         await _live(core_b)
         core_b.cache.ttl = 3600.0  # without the NOTIFY, B would serve the token for an hour
@@ -53,7 +52,7 @@ async def test_tokens_live_at_most_max_token_days(
     settings: Settings, clean_db: object, tweak: Callable[..., Settings]
 ) -> None:
     """A longer lifetime than gateway.max_token_days is a 422; none given means the maximum."""
-    async with serving(tweak(max_token_days=30), Services(repos=FakeRepoStore())) as (c, _):
+    async with serving(tweak(max_token_days=30), Services()) as (c, _):
         who = await signup_login(c, "ada@example.com")
         r = await c.post(f"{V1}/tokens", json={"name": "ci", "expires_in_days": 3650}, headers=who)
         assert r.status_code == 422

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from paastech.scheduler.nomad import NomadApi
-from paastech.scheduler.runtime import ComposedScheduler, RuntimeReads
-from paastech.services import Scheduler, UnavailableScheduler
+from paastech.scheduler.runtime import RuntimeReads
+from paastech.services import Scheduler
 from paastech.settings import NomadSettings
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def _closed_port() -> int:
 async def scheduler() -> AsyncIterator[Scheduler]:
     """Reads from a Nomad address where nothing listens (as during a Nomad outage)."""
     nomad = NomadApi(NomadSettings(address=f"http://127.0.0.1:{_closed_port()}", token="t"))
-    yield ComposedScheduler(UnavailableScheduler(), RuntimeReads(nomad))
+    yield RuntimeReads(nomad)
     await nomad.aclose()
 
 

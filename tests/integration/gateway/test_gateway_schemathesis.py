@@ -5,11 +5,10 @@ loads ``/api/openapi.json`` from it and sends generated requests — positive an
 authenticated with a real token, with a fixed seed. Every response must be a non-5xx whose
 status, content type, headers and body are documented by the schema.
 
-Repositories are real (pygit2 bare repos in a temporary directory). The scheduler is the
-recording stand-in (it answers): Nomad cannot run on this host, and a reachable backend is
-what lets "zero 5xx" be strict here; the 503 paths are pinned by the
-integration tests. ``/auth/logout`` and ``/tokens/revoke-all`` are skipped because they would
-revoke the run's own token.
+The scheduler's reads are the recording stand-in (it answers): a reachable backend is what
+lets "zero 5xx" be strict here; the 503 paths are pinned by the integration tests, and the
+real reads by ``test_gateway_runtime.py``. ``/auth/logout`` and ``/tokens/revoke-all`` are
+skipped because they would revoke the run's own token.
 ``/readyz`` answers a documented 503 while Nomad, the registry or Fabio are not running, so
 for it alone the 5xx check is off (its body is still validated against the schema).
 """
@@ -20,7 +19,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,7 +38,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from paastech.forge.repos import GitRepoStore
 from paastech.gateway.app import create_app
 from paastech.services import Services
 from paastech.settings import Settings
@@ -59,10 +56,9 @@ CHECKS = [
 
 
 @pytest.fixture
-def live_gateway(settings: Settings, clean_db: Any, tmp_path: Path) -> Iterator[str]:
+def live_gateway(settings: Settings, clean_db: Any) -> Iterator[str]:
     """The gateway under uvicorn on an ephemeral loopback port; yields its base URL."""
-    repos = GitRepoStore(tmp_path / "repos")  # real bare repositories, as the server wires
-    app = create_app(settings, Services(repos=repos, scheduler=RecordingScheduler()))
+    app = create_app(settings, Services(scheduler=RecordingScheduler()))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False
     )

@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable
 
 from dbrows import sql
-from fakes import FakeRepoStore
 from gateway_harness import PASSWORD, gateway, signup_login
 
 from paastech.services import Services
@@ -26,9 +25,7 @@ async def test_concurrent_wrong_passwords_cannot_exceed_the_limit(
     settings: Settings, clean_db: object, tweak: Callable[..., Settings]
 ) -> None:
     """40 simultaneous wrong passwords for one email with a limit of 3: three 401s, 37 429s."""
-    async with gateway(
-        tweak(login_max_failures=3, login_window_seconds=600), Services(repos=FakeRepoStore())
-    ) as client:
+    async with gateway(tweak(login_max_failures=3, login_window_seconds=600), Services()) as client:
         await signup_login(client, "eve@example.com")
         body = {"email": "eve@example.com", "password": WRONG}
         answers = await asyncio.gather(
@@ -44,7 +41,7 @@ async def test_a_stranger_cannot_lock_the_owner_out(
 ) -> None:
     """Failures from one address lock that address out; the owner elsewhere still logs in."""
     throttled = tweak(login_max_failures=3, login_window_seconds=600, trusted_proxies=["127.0.0.1"])
-    async with gateway(throttled, Services(repos=FakeRepoStore())) as client:
+    async with gateway(throttled, Services()) as client:
         await signup_login(client, "vic@example.com")
         wrong = {"email": "vic@example.com", "password": WRONG}
         right = {"email": "vic@example.com", "password": PASSWORD}
@@ -69,7 +66,7 @@ async def test_rotating_the_left_most_forwarded_hop_does_not_escape_the_ip_limit
 ) -> None:
     """Only hops added by trusted proxies count: a forged left-most hop changes nothing."""
     throttled = tweak(login_max_failures=3, login_window_seconds=600, trusted_proxies=["127.0.0.1"])
-    async with gateway(throttled, Services(repos=FakeRepoStore())) as client:
+    async with gateway(throttled, Services()) as client:
         for i in range(3):
             body = {"email": f"u{i}@example.com", "password": WRONG}
             xff = via(f"10.0.0.{i}, 192.0.2.9")
@@ -88,7 +85,7 @@ async def test_the_audit_trail_records_the_address_the_trusted_proxy_saw(
 ) -> None:
     """The audit IP is the right-most untrusted hop, never what the caller wrote before it."""
     proxied = tweak(trusted_proxies=["127.0.0.1", "10.1.0.0/16"])
-    async with gateway(proxied, Services(repos=FakeRepoStore())) as client:
+    async with gateway(proxied, Services()) as client:
         body = {"email": "ada@example.com", "password": PASSWORD}
         headers = via("6.6.6.6, 192.0.2.44, 10.1.2.3")  # forged, client, inner proxy
         assert (
@@ -102,7 +99,7 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
     settings: Settings, clean_db: object
 ) -> None:
     """Without trusted_proxies the peer address is the client, whatever the header says."""
-    async with gateway(settings, Services(repos=FakeRepoStore())) as client:
+    async with gateway(settings, Services()) as client:
         body = {"email": "bo@example.com", "password": PASSWORD}
         r = await client.post(f"{V1}/auth/signup", json=body, headers=via("192.0.2.1"))
         assert r.status_code == 201
@@ -115,7 +112,7 @@ async def test_signup_is_rate_limited_per_address(
 ) -> None:
     """The third signup from one address in the window is a 429; another address may sign up."""
     limited = tweak(signup_max_per_ip=2, signup_window_seconds=600, trusted_proxies=["127.0.0.1"])
-    async with gateway(limited, Services(repos=FakeRepoStore())) as client:
+    async with gateway(limited, Services()) as client:
         for i in range(2):
             body = {"email": f"s{i}@example.com", "password": PASSWORD}
             r = await client.post(f"{V1}/auth/signup", json=body, headers=via("192.0.2.5"))

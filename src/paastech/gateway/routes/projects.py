@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -125,8 +124,6 @@ async def create_project(
         with conflict_on_duplicate(_TAKEN):
             await project.save().run()
         await record(caller, "project.create", name, {"kind": data.kind})
-        # Inside the transaction: a repository that cannot be created leaves no project.
-        await asyncio.to_thread(services.repos.create, project.id)
     return project_out(settings, await owned_project(caller, name))
 
 
