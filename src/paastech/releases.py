@@ -19,6 +19,7 @@ the forge the repository, both after the commit and with retries.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -32,7 +33,7 @@ from paastech.db.tables import (
     Release,
     ReleaseEvent,
 )
-from paastech.errors import NotFound
+from paastech.errors import NotFound, PaasTechError
 
 RECONCILE_CHANNEL = "paastech_reconcile"
 """Payload: a project id. Means "look at this project again"; never carries state."""
@@ -296,3 +297,31 @@ async def release_from_build(
             )
         ).run()
     return version
+
+
+async def carry_out(kind: str, action: Callable[[dict[str, Any]], Awaitable[None]]) -> int:
+    """Run ``action`` on every pending outbox row of ``kind``, oldest first; how many were
+    done. A row whose action fails keeps its place, with the attempt and the reason recorded
+    (the next pass retries it)."""
+    rows = (
+        await Outbox.select()
+        .where((Outbox.kind == kind) & Outbox.done_at.is_null())
+        .order_by(Outbox.id)
+        .run()
+    )
+    done = 0
+    for row in rows:
+        try:
+            await action(row)
+        except PaasTechError as exc:
+            await (
+                Outbox.update(
+                    {Outbox.attempts: Outbox.attempts + 1, Outbox.last_error: exc.message[:500]}
+                )
+                .where(Outbox.id == row["id"])
+                .run()
+            )
+            continue
+        await Outbox.update({Outbox.done_at: now()}).where(Outbox.id == row["id"]).run()
+        done += 1
+    return done

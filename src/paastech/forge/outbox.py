@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import asyncpg
 
 from paastech import releases
-from paastech.db.tables import Outbox
 from paastech.errors import PaasTechError
 from paastech.forge.repos import GitRepoStore
 from paastech.settings import Settings
@@ -27,28 +27,11 @@ LOOK_SECONDS = 30.0
 
 async def remove_repositories(repos: GitRepoStore) -> int:
     """Carry out every pending ``remove_repo`` row; how many were done."""
-    rows = (
-        await Outbox.select(Outbox.id, Outbox.project_id)
-        .where((Outbox.kind == releases.REMOVE_REPO) & Outbox.done_at.is_null())
-        .order_by(Outbox.id)
-        .run()
-    )
-    done = 0
-    for row in rows:
-        try:
-            await asyncio.to_thread(repos.delete, row["project_id"])
-        except PaasTechError as exc:
-            await (
-                Outbox.update(
-                    {Outbox.attempts: Outbox.attempts + 1, Outbox.last_error: exc.message[:500]}
-                )
-                .where(Outbox.id == row["id"])
-                .run()
-            )
-            continue
-        await Outbox.update({Outbox.done_at: releases.now()}).where(Outbox.id == row["id"]).run()
-        done += 1
-    return done
+
+    async def remove(row: dict[str, Any]) -> None:
+        await asyncio.to_thread(repos.delete, row["project_id"])
+
+    return await releases.carry_out(releases.REMOVE_REPO, remove)
 
 
 async def run_outbox(settings: Settings, repos: GitRepoStore) -> None:

@@ -27,7 +27,7 @@ import uvicorn
 
 from paastech import db, releases
 from paastech.crypto import EnvCipher
-from paastech.db.tables import Outbox, Release
+from paastech.db.tables import Release
 from paastech.errors import InvalidSettings, PaasTechError
 from paastech.scheduler import jobspec
 from paastech.scheduler.feed import create_feed_app
@@ -178,28 +178,12 @@ class ControlLoop:
 
     async def outbox(self) -> None:
         """Remove what deleted projects left in Nomad and the registry."""
-        pending = (
-            await Outbox.select()
-            .where((Outbox.kind == releases.REMOVE_APP) & Outbox.done_at.is_null())
-            .order_by(Outbox.id)
-            .run()
-        )
-        for row in pending:
-            try:
-                await self.nomad.deregister_job(jobspec.job_id(row["project_name"]), purge=True)
-                await self.registry.delete_repository(row["project_name"])
-            except PaasTechError as exc:
-                await (
-                    Outbox.update(
-                        {Outbox.attempts: Outbox.attempts + 1, Outbox.last_error: exc.message[:500]}
-                    )
-                    .where(Outbox.id == row["id"])
-                    .run()
-                )
-                continue
-            await (
-                Outbox.update({Outbox.done_at: releases.now()}).where(Outbox.id == row["id"]).run()
-            )
+
+        async def remove(row: dict[str, Any]) -> None:
+            await self.nomad.deregister_job(jobspec.job_id(row["project_name"]), purge=True)
+            await self.registry.delete_repository(row["project_name"])
+
+        await releases.carry_out(releases.REMOVE_APP, remove)
 
 
 async def serve_feed(settings: Settings, table: Callable[[], Awaitable[list[RouteDef]]]) -> None:
