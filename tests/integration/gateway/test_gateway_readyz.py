@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -146,3 +148,36 @@ async def test_readyz_names_a_wrong_nomad_token_without_leaking_it(
     assert r.status_code == 503
     assert r.json()["components"]["nomad"] == {"ok": False, "reason": "unauthorized (status 403)"}
     assert wrong not in r.text
+
+
+async def test_readyz_is_answered_from_a_short_cache(settings: Settings, clean_db: Any) -> None:
+    """Twenty anonymous /readyz calls in a row cost one round of probes, not twenty: the
+    agent behind it sees one request (a flood of /readyz cannot load the components)."""
+    seen: list[str] = []
+
+    class Agent(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        configured = msgspec.structs.replace(
+            settings,
+            nomad=msgspec.structs.replace(
+                settings.nomad, address=f"http://127.0.0.1:{server.server_address[1]}"
+            ),
+        )
+        async with gateway(configured, Services()) as api:
+            answers = [await api.get("/readyz") for _ in range(20)]
+    finally:
+        server.shutdown()
+    assert {r.json()["components"]["nomad"]["ok"] for r in answers} == {True}
+    assert seen == ["/v1/agent/self"]
