@@ -17,8 +17,9 @@ Every entry is validated (:func:`~paastech.scheduler.routes.route_problem`) befo
 served, because one malformed entry makes Fabio reject the whole table.
 
 Extending: a project whose traffic must go elsewhere (the activator of a sleeping function)
-adds :class:`~paastech.scheduler.routes.Target` s through ``extra_targets``; they are routed
-and validated like Nomad's.
+adds :class:`~paastech.scheduler.routes.Target` s through ``extra_targets``, or replaces
+Nomad's through ``route_override`` (what :mod:`~paastech.scheduler.sleepers` does); they are
+routed and validated like Nomad's.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _CONCURRENCY = 16
 
 TargetHook = Callable[[], Awaitable[list[Target]]]
+#: Nomad's targets in, the routed ones out (sleeping projects pointed at the activator).
+TargetOverride = Callable[[list[Target]], Awaitable[list[Target]]]
 
 
 class DomainSource(Protocol):
@@ -104,11 +107,13 @@ class RouteSource:
         *,
         domains: DomainSource | None = None,
         extra_targets: TargetHook | None = None,
+        route_override: TargetOverride | None = None,
     ) -> None:
         self._settings = settings
         self._nomad = nomad_api
         self._domains = domains if domains is not None else DatabaseDomains()
         self._extra = extra_targets
+        self._override = route_override
         self._proxy_port = _port_of(settings.fabio.proxy_addr)
         self._interval = settings.fabio.route_refresh_seconds
         self._table: list[RouteDef] = []
@@ -139,6 +144,8 @@ class RouteSource:
             BackendError: Nomad could not be read (the cached table is unchanged).
         """
         targets = await self._targets()
+        if self._override is not None:
+            targets = await self._override(targets)
         if self._extra is not None:
             targets.extend(await self._extra())
         try:

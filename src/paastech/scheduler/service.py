@@ -30,13 +30,18 @@ from paastech.crypto import EnvCipher
 from paastech.db.tables import Release
 from paastech.errors import InvalidSettings, PaasTechError
 from paastech.scheduler import jobspec
+from paastech.scheduler.activator import Activator
 from paastech.scheduler.feed import create_feed_app
 from paastech.scheduler.follow import DeploymentFollower
+from paastech.scheduler.idler import Idler
 from paastech.scheduler.nomad import NomadApi
 from paastech.scheduler.reconcile import Reconciler
 from paastech.scheduler.registry import RegistryApi
 from paastech.scheduler.route_source import RouteSource
 from paastech.scheduler.routes import RouteDef
+from paastech.scheduler.scaling import ScaleGate
+from paastech.scheduler.sleepers import Sleepers
+from paastech.scheduler.wake import Waker
 from paastech.settings import Settings
 
 log = logging.getLogger("paastech.scheduler")
@@ -106,6 +111,7 @@ class ControlLoop:
         settings: Settings,
         nomad: NomadApi,
         refresh_routes: Callable[[], Awaitable[object]] | None = None,
+        gate: ScaleGate | None = None,
     ) -> None:
         self.settings = settings
         self.nomad = nomad
@@ -114,7 +120,7 @@ class ControlLoop:
             nomad, seconds(settings.fabio.poll_interval) + 0.5, refresh_routes
         )
         self.reconciler = Reconciler(
-            settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow
+            settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow, gate
         )
         self.registry = RegistryApi(settings.registry)
         self.queue: asyncio.Queue[str] = asyncio.Queue()
@@ -201,16 +207,46 @@ async def serve_feed(settings: Settings, table: Callable[[], Awaitable[list[Rout
     await server.serve()
 
 
+async def serve_activator(settings: Settings, app: Activator) -> None:
+    """The activator on ``scheduler.activator_host:activator_port`` until cancelled."""
+    config = uvicorn.Config(
+        app,
+        host=settings.scheduler.activator_host,
+        port=settings.scheduler.activator_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=2048,
+    )
+    await uvicorn.Server(config).serve()
+
+
 async def main(settings: Settings) -> None:
-    """The scheduler process: the feed, the route source and the control loop."""
+    """The scheduler process: the feed, the route source, the control loop, the activator
+    and the idler."""
     nomad = NomadApi(settings.nomad)
+    scheduler = settings.scheduler
     async with db.connected(settings.db):
-        source = RouteSource(settings, nomad)
-        loop = ControlLoop(settings, nomad, source.refresh)
+        gate = ScaleGate()
+        sleepers = Sleepers(scheduler.activator_host, scheduler.activator_port)
+        source = RouteSource(settings, nomad, route_override=sleepers.route)
+        loop = ControlLoop(settings, nomad, source.refresh, gate)
+        waker = Waker(nomad, gate, scheduler.hold_seconds, source.refresh)
+        activator = Activator(sleepers, waker, settings.apps.domain, scheduler.hold_seconds)
+        idler = Idler(
+            nomad,
+            sleepers,
+            gate,
+            source.refresh,
+            interval=scheduler.idle_check_seconds,
+            route_delay=seconds(settings.fabio.poll_interval) + 0.5,
+        )
         async with asyncio.TaskGroup() as group:
             group.create_task(serve_feed(settings, source.table))
             group.create_task(source.run())
             group.create_task(loop.run())
+            group.create_task(serve_activator(settings, activator))
+            group.create_task(idler.run())
 
 
 def run(settings: Settings) -> None:
