@@ -141,7 +141,7 @@ def start_platform(
     state_dir = work / "state"
     state_dir.mkdir()
     gateway_port, forge_port, feed_port = _free_port(), _free_port(), _free_port()
-    proxy_port, ui_port = _free_port(), _free_port()
+    proxy_port, ui_port, activator_port = _free_port(), _free_port(), _free_port()
     feed_secret = secrets.token_urlsafe(16)
     fabio_settings = msgspec.structs.replace(
         load_settings({}).fabio,
@@ -182,6 +182,7 @@ def start_platform(
         "PAASTECH_REGISTRY__USERNAME": stack.registry.username,
         "PAASTECH_REGISTRY__PASSWORD": stack.registry.password,
         "PAASTECH_SCHEDULER__SWEEP_SECONDS": "3",
+        "PAASTECH_SCHEDULER__ACTIVATOR_PORT": str(activator_port),
         "PAASTECH_SECRETS__ENV_KEY": Fernet.generate_key().decode(),
         "PYTHONUNBUFFERED": "1",
     }

@@ -90,6 +90,8 @@ def project_out(settings: Settings, row: Mapping[str, Any]) -> ProjectOut:
         memory=row["memory"],
         idle_timeout=row["idle_timeout"],
         scale_to_zero=row["scale_to_zero"],
+        asleep=row["asleep"],
+        invocations=row["invocations"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
