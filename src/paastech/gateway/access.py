@@ -14,7 +14,7 @@ from paastech.settings import Settings
 
 PROJECT_COLUMNS = (
     "id, name, kind, status, current_release, instances, cpu, memory, idle_timeout,"
-    " scale_to_zero, created_at, updated_at"
+    " scale_to_zero, asleep, invocations, created_at, updated_at"
 )
 
 _OWNED = f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1 AND client = $2"  # noqa: S608 - constant
