@@ -497,6 +497,21 @@ def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> d
     return result
 
 
+def remove_local_images(registry: str) -> None:
+    """The build jobs' images in the local Docker daemon (the platform's delete removes the
+    registry's tags, not the copies the daemon that built them keeps)."""
+    for project in (PUSH_APP, HELLO_APP):
+        fmt = "{{.Repository}}:{{.Tag}}"
+        listed = subprocess.run(
+            ["docker", "images", "--format", fmt, "--filter", f"reference={registry}/{project}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        if listed:
+            subprocess.run(["docker", "rmi", "-f", *listed], check=False, capture_output=True)
+
+
 def bench(rounds: int, seconds: int, router_rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="deploy-bench-") as tmp_name:
         work = Path(tmp_name)
@@ -514,6 +529,7 @@ def bench(rounds: int, seconds: int, router_rounds: int) -> dict[str, Any]:
                 router = bench_router(platform, user, seconds, router_rounds)
             finally:
                 stop()  # deletes every project through the platform, then stops it
+                remove_local_images(stack.registry.address)
     return {
         "benchmark": "push-to-live of examples/python-app vs docker build + run; Fabio overhead",
         "push_to_live": push_to_live,
