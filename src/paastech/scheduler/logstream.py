@@ -57,6 +57,8 @@ class _Reader:
         self._offset = 0  # absolute offset of the first byte not yet received
         self._buffer = b""
         self._skip_partial = False
+        self.closed = False
+        """Set once the history was taken: whatever comes later is live."""
 
     async def start(self, follow: bool) -> None:
         """Read from ``tail`` bytes before the current end (0: everything is live)."""
@@ -64,7 +66,9 @@ class _Reader:
             size = await self.nomad.log_size(self.alloc_id, TASK, self.stream)
         except BackendError:
             size = 0
-        self._offset = max(0, size - self.tail) if self.tail else 0
+        # One byte before the tail: when that byte ends a line, the stub skipped below is
+        # empty and no whole line is lost.
+        self._offset = max(0, size - self.tail - 1) if self.tail else 0
         self._history_end = size if self.tail else 0
         self._skip_partial = self._offset > 0  # starting mid-file: the first line is a stub
         await self.read(follow)
@@ -113,7 +117,7 @@ class _Reader:
             stream=self.stream,
             line=raw.decode(errors="replace").rstrip("\r"),
         )
-        if end <= self._history_end and not self.history_done.is_set():
+        if end <= self._history_end and not self.closed:
             self.history.append(line)
         else:
             self.live.put_nowait(line)
@@ -156,7 +160,7 @@ async def merged_logs(
         for line in history[-lines:]:
             yield line
         for reader in first:
-            reader.history_done.set()  # anything later counts as live
+            reader.closed = True  # anything later counts as live
         if not follow:
             await asyncio.gather(*tasks.values())
             while not live.empty():
@@ -219,8 +223,9 @@ async def _watch(merge: _Merge, job_id: str, index: int) -> None:
                     tasks[key] = asyncio.create_task(reader.start(follow=not terminal))
                 elif terminal:
                     tasks[key].cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await tasks[key]
+                    # wait(), not await: the reader's cancellation must not be taken for
+                    # this watcher's own (which has to end it when the stream closes).
+                    await asyncio.wait({tasks[key]})
                     tasks[key] = asyncio.create_task(readers[key].read(follow=False))
             if terminal:
                 finished.add(alloc_id)
