@@ -36,6 +36,7 @@ STREAMS = ("stdout", "stderr")
 _BYTES_PER_LINE = 512
 _MAX_TAIL = 4 * 1024 * 1024
 _HISTORY_WAIT = 3.0
+_READ_WAIT = 30.0
 
 
 def tail_bytes(lines: int) -> int:
@@ -59,6 +60,7 @@ class _Reader:
         self._skip_partial = False
         self.closed = False
         """Set once the history was taken: whatever comes later is live."""
+        self._following = False
 
     async def start(self, follow: bool) -> None:
         """Read from ``tail`` bytes before the current end (0: everything is live)."""
@@ -75,7 +77,10 @@ class _Reader:
 
     async def read(self, follow: bool) -> None:
         """Stream from the current offset; without ``follow`` it ends at the end of the file."""
-        if self._offset >= self._history_end:
+        # Without follow, the history is complete only once the stream ended (its last line
+        # may lack a newline); with it, once the bytes up to the measured size arrived.
+        self._following = follow
+        if follow and self._offset >= self._history_end:
             self.history_done.set()
         try:
             async for chunk in self.nomad.logs(
@@ -107,7 +112,7 @@ class _Reader:
                 self._skip_partial = False
                 continue
             self._emit(raw, start)
-        if self._offset >= self._history_end:
+        if self._following and self._offset >= self._history_end:
             self.history_done.set()
 
     def _emit(self, raw: bytes, end: int) -> None:
@@ -153,7 +158,9 @@ async def merged_logs(
                 first.append(reader)
                 tasks[key] = asyncio.create_task(reader.start(follow and not is_terminal(alloc)))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_HISTORY_WAIT):
+            # Following, live lines must not wait long behind a slow history; without it
+            # the history is the whole answer, worth a longer wait.
+            async with asyncio.timeout(_HISTORY_WAIT if follow else _READ_WAIT):
                 for reader in first:
                     await reader.history_done.wait()
         history = [line for reader in first for line in reader.history]
@@ -162,9 +169,8 @@ async def merged_logs(
         for reader in first:
             reader.closed = True  # anything later counts as live
         if not follow:
-            await asyncio.gather(*tasks.values())
-            while not live.empty():
-                yield live.get_nowait()
+            # Lines written after the sizes were read are not part of "the last N lines":
+            # without follow the answer is the logs as they stood when it was asked.
             return
         done = {str(a["ID"]) for a in every if is_terminal(a)}
         merge = _Merge(nomad, live, tasks, readers, done)
