@@ -7,6 +7,7 @@ a test needs one: it records calls and answers fixed data.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -98,3 +99,54 @@ class FakeDomains:
         if self.fail:
             raise DatabaseUnavailable("postgres: connection refused (fake)")
         return {k: list(v) for k, v in self.domains.items()}
+
+
+@dataclass
+class FakeNomadLogs:
+    """Allocations of one job and their log files, as Nomad's log API serves them: ``logs``
+    from a byte offset; with ``follow`` it then waits for bytes appended by ``write``."""
+
+    allocations: list[dict[str, object]] = field(default_factory=list)
+    files: dict[tuple[str, str], bytearray] = field(default_factory=dict)
+    reads: list[tuple[str, str, int, bool]] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _index: int = 1
+
+    def alloc(self, alloc_id: str, status: str = "running", created: int = 0) -> None:
+        found = [a for a in self.allocations if a["ID"] == alloc_id]
+        if found:
+            found[0]["ClientStatus"] = status
+        else:
+            self.allocations.append({"ID": alloc_id, "ClientStatus": status, "CreateTime": created})
+        self._bump()
+
+    def write(self, alloc_id: str, stream: str, data: bytes) -> None:
+        self.files.setdefault((alloc_id, stream), bytearray()).extend(data)
+        self._bump()
+
+    def _bump(self) -> None:
+        self._index += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def job_allocations(self, job_id: str, index: int = 0) -> tuple[list[object], int]:
+        while index and index >= self._index:
+            await self._changed.wait()
+        return [dict(a) for a in self.allocations], self._index
+
+    async def log_size(self, alloc_id: str, task: str, stream: str) -> int:
+        return len(self.files.get((alloc_id, stream), b""))
+
+    async def logs(
+        self, alloc_id: str, task: str, stream: str, *, offset: int = 0, follow: bool = False
+    ) -> AsyncIterator[bytes]:
+        self.reads.append((alloc_id, stream, offset, follow))
+        position = offset
+        while True:
+            data = bytes(self.files.get((alloc_id, stream), b""))
+            if len(data) > position:
+                yield data[position:]
+                position = len(data)
+            if not follow:
+                return
+            await self._changed.wait()

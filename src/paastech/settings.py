@@ -114,6 +114,10 @@ class ForgeSettings(_Section, frozen=True):
     deploy_wait_seconds: Annotated[
         float, Meta(gt=0, description="How long a push waits for its release to go live.")
     ] = 300.0
+    deploy: Annotated[
+        bool,
+        Meta(description="Release a built main and follow its deploy (off: build only)."),
+    ] = True
     archive_host: Annotated[
         str, Meta(description="Bind address of the one-time source URLs build jobs fetch.")
     ] = "127.0.0.1"

@@ -9,7 +9,9 @@
     running in Nomad (``job_running_at``), p50 over the same pushes.
 
 Real PostgreSQL, Docker, registry (auth on) and Nomad v1.6.5 dev agent, all on loopback
-(started when not running). ``python tests/bench/build_bench.py --out build.json``
+(started when not running). No scheduler runs here: the forge builds only (``forge.deploy =
+false``), so the push ends right after the build, which is the part timed; push-to-live is
+``deploy_bench.py``'s. ``python tests/bench/build_bench.py --out build.json``
 """
 
 from __future__ import annotations
@@ -49,9 +51,14 @@ from paastech.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "python-app"
 TARGET_RATIO = 1.5
+"""Seconds a push waits for its release to go live: none, no scheduler deploys it here."""
 
 
-async def _run(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+async def _run(
+    *argv: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     proc = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -99,7 +106,7 @@ async def bench(rounds: int) -> dict[str, Any]:
                 base,
                 state_dir=str(tmp / "state"),
                 db=msgspec.structs.replace(base.db, database=name),
-                forge=msgspec.structs.replace(base.forge, port=0, archive_port=0),
+                forge=msgspec.structs.replace(base.forge, port=0, archive_port=0, deploy=False),
                 nomad=msgspec.structs.replace(
                     base.nomad, token=nomad_infra.management_token(state_dir)
                 ),
@@ -203,6 +210,7 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
                 for label in order:
                     started = time.perf_counter()
                     if label == "git_push_nomad":
+                        # Exit 1 is the cut deploy wait; the build's row is checked below.
                         await _run("git", "push", "-q", remote, "main", cwd=work, env=env)
                     else:
                         await _run(

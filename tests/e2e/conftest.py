@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
+import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth
 from components import require as fail_missing
@@ -22,8 +25,26 @@ def require() -> Require:
 
 
 @pytest.fixture(scope="session")
+def e2e_db(pg_server: DbSettings) -> Iterator[DbSettings]:
+    """A database of the platform's own (``paastech-server migrate`` fills it): the other
+    suites' rows are never the platform's to deploy, and it is dropped at the end."""
+    name = f"paastech_e2e_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(pg_server.dsn("postgres"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield msgspec.structs.replace(pg_server, database=name)
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
 def platform(
-    test_db: DbSettings,
+    e2e_db: DbSettings,
     state_dir: Path,
     require: Require,
     tmp_path_factory: pytest.TempPathFactory,
@@ -35,7 +56,7 @@ def platform(
     """``paastech-server all`` on free loopback ports, against a throwaway migrated database,
     on the real Nomad agent and registry, with a Fabio of its own reading its route feed."""
     running, stop = start_platform(
-        test_db,
+        e2e_db,
         password_file(state_dir),
         tmp_path_factory.mktemp("platform"),
         require,

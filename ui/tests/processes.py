@@ -95,7 +95,8 @@ def throwaway_database(state_dir: Path) -> tuple[dict[str, str], Cleanup]:
 
 
 def start_gateway(db_env: dict[str, str], state: Path, logs: Path) -> tuple[str, Cleanup]:
-    """The real gateway (with real git repos) on a free port: its URL."""
+    """The real gateway (``paastech-server gateway``: intent in PostgreSQL, instances and
+    logs read from Nomad) on a free port: its URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -107,7 +108,7 @@ def start_gateway(db_env: dict[str, str], state: Path, logs: Path) -> tuple[str,
     }
     log = logs / "gateway.log"
     state.mkdir(parents=True, exist_ok=True)
-    proc, stop = _spawn([sys.executable, str(HERE / "gateway_main.py")], env, log, state)
+    proc, stop = _spawn([sys.executable, "-m", "paastech", "gateway"], env, log, state)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/healthz", proc, log)

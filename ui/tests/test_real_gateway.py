@@ -18,7 +18,6 @@ import httpx
 import pytest
 from conftest import require
 from nicegui.testing import User, user_simulation
-from paastech.forge.repos import GitRepoStore
 from paastech.gateway.app import create_app
 from paastech.services import Services
 from paastech.settings import Settings, load_settings
@@ -56,8 +55,7 @@ def dashboard(settings: Settings) -> Dashboard:
 
     @contextlib.asynccontextmanager
     async def open_dashboard() -> AsyncIterator[User]:
-        repos = GitRepoStore.for_state_dir(settings.state_path)
-        gateway = create_app(settings, Services(repos=repos))
+        gateway = create_app(settings, Services())
         async with gateway.lifespan():
             transport = httpx.ASGITransport(gateway)
             config = UiConfig(api_url="http://gateway.test", transport=transport)

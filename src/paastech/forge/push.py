@@ -76,6 +76,9 @@ async def after_push(
             if not outcome.ok or outcome.build_id is None:
                 status = 1
                 continue
+            if not ctx.settings.forge.deploy:
+                await progress.step("build kept; this forge does not deploy (forge.deploy)")
+                continue
             status = await deploy_build(
                 ctx.settings,
                 project_id=project_id,

@@ -15,6 +15,8 @@ STACK_PACKAGES = (
     "git",
     "openssh-client",
     "debootstrap",
+    # The load generator of the benchmarks (gateway and router overhead, `nox -s bench`).
+    "wrk",
 )
 
 

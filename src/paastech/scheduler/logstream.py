@@ -36,6 +36,7 @@ STREAMS = ("stdout", "stderr")
 _BYTES_PER_LINE = 512
 _MAX_TAIL = 4 * 1024 * 1024
 _HISTORY_WAIT = 3.0
+_READ_WAIT = 30.0
 
 
 def tail_bytes(lines: int) -> int:
@@ -57,6 +58,9 @@ class _Reader:
         self._offset = 0  # absolute offset of the first byte not yet received
         self._buffer = b""
         self._skip_partial = False
+        self.closed = False
+        """Set once the history was taken: whatever comes later is live."""
+        self._following = False
 
     async def start(self, follow: bool) -> None:
         """Read from ``tail`` bytes before the current end (0: everything is live)."""
@@ -64,14 +68,19 @@ class _Reader:
             size = await self.nomad.log_size(self.alloc_id, TASK, self.stream)
         except BackendError:
             size = 0
-        self._offset = max(0, size - self.tail) if self.tail else 0
+        # One byte before the tail: when that byte ends a line, the stub skipped below is
+        # empty and no whole line is lost.
+        self._offset = max(0, size - self.tail - 1) if self.tail else 0
         self._history_end = size if self.tail else 0
         self._skip_partial = self._offset > 0  # starting mid-file: the first line is a stub
         await self.read(follow)
 
     async def read(self, follow: bool) -> None:
         """Stream from the current offset; without ``follow`` it ends at the end of the file."""
-        if self._offset >= self._history_end:
+        # Without follow, the history is complete only once the stream ended (its last line
+        # may lack a newline); with it, once the bytes up to the measured size arrived.
+        self._following = follow
+        if follow and self._offset >= self._history_end:
             self.history_done.set()
         try:
             async for chunk in self.nomad.logs(
@@ -103,7 +112,7 @@ class _Reader:
                 self._skip_partial = False
                 continue
             self._emit(raw, start)
-        if self._offset >= self._history_end:
+        if self._following and self._offset >= self._history_end:
             self.history_done.set()
 
     def _emit(self, raw: bytes, end: int) -> None:
@@ -113,7 +122,7 @@ class _Reader:
             stream=self.stream,
             line=raw.decode(errors="replace").rstrip("\r"),
         )
-        if end <= self._history_end and not self.history_done.is_set():
+        if end <= self._history_end and not self.closed:
             self.history.append(line)
         else:
             self.live.put_nowait(line)
@@ -149,18 +158,19 @@ async def merged_logs(
                 first.append(reader)
                 tasks[key] = asyncio.create_task(reader.start(follow and not is_terminal(alloc)))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_HISTORY_WAIT):
+            # Following, live lines must not wait long behind a slow history; without it
+            # the history is the whole answer, worth a longer wait.
+            async with asyncio.timeout(_HISTORY_WAIT if follow else _READ_WAIT):
                 for reader in first:
                     await reader.history_done.wait()
         history = [line for reader in first for line in reader.history]
         for line in history[-lines:]:
             yield line
         for reader in first:
-            reader.history_done.set()  # anything later counts as live
+            reader.closed = True  # anything later counts as live
         if not follow:
-            await asyncio.gather(*tasks.values())
-            while not live.empty():
-                yield live.get_nowait()
+            # Lines written after the sizes were read are not part of "the last N lines":
+            # without follow the answer is the logs as they stood when it was asked.
             return
         done = {str(a["ID"]) for a in every if is_terminal(a)}
         merge = _Merge(nomad, live, tasks, readers, done)
@@ -219,8 +229,9 @@ async def _watch(merge: _Merge, job_id: str, index: int) -> None:
                     tasks[key] = asyncio.create_task(reader.start(follow=not terminal))
                 elif terminal:
                     tasks[key].cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await tasks[key]
+                    # wait(), not await: the reader's cancellation must not be taken for
+                    # this watcher's own (which has to end it when the stream closes).
+                    await asyncio.wait({tasks[key]})
                     tasks[key] = asyncio.create_task(readers[key].read(follow=False))
             if terminal:
                 finished.add(alloc_id)

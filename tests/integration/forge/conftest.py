@@ -36,11 +36,15 @@ async def start_forge(
 
         async def start(builder: Builder | None = None, **sections: dict[str, Any]) -> Forge:
             state = tmp_path / f"state-{len(acceptors)}"
+            # Build tests: the push ends with the build (deploys are the e2e suite's).
+            base = msgspec.structs.replace(
+                settings, forge=msgspec.structs.replace(settings.forge, deploy=False)
+            )
             changed = {
-                name: msgspec.structs.replace(getattr(settings, name), **values)
+                name: msgspec.structs.replace(getattr(base, name), **values)
                 for name, values in sections.items()
             }
-            test_settings = msgspec.structs.replace(settings, state_dir=str(state), **changed)
+            test_settings = msgspec.structs.replace(base, state_dir=str(state), **changed)
             acceptor = await start_server(test_settings, builder)
             acceptors.append(acceptor)
             port = acceptor.sockets[0].getsockname()[1]
@@ -86,7 +90,8 @@ async def nomad_settings(
             username=registry_auth.username,
             password=registry_auth.password,
         ),
-        forge=msgspec.structs.replace(settings.forge, archive_port=0),
+        # Build tests: the push ends with the build (deploys are the e2e suite's).
+        forge=msgspec.structs.replace(settings.forge, archive_port=0, deploy=False),
         build=msgspec.structs.replace(settings.build, cpu_mhz=200, memory_mb=512),
     )
 

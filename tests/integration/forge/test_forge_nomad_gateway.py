@@ -17,7 +17,6 @@ import pytest
 from forge_harness import User, make_key, new_worktree
 
 from paastech.db import connected
-from paastech.forge.repos import GitRepoStore
 from paastech.gateway.app import create_app
 from paastech.gateway.hotreads import hot_reads
 from paastech.services import Services
@@ -53,7 +52,7 @@ async def test_failed_builds_logs_are_served_and_followed_by_the_gateway(
     """Nothing runnable and a failing Dockerfile: both kept, listed, and their logs served."""
     run = await start_nomad_forge()
     forge = run.forge
-    services = Services(repos=GitRepoStore.for_state_dir(forge.settings.state_path))
+    services = Services()
     async with gateway(forge.settings, services) as api:
         auth = await signup_login(api, f"new-{uuid.uuid4().hex[:6]}@example.org")
         home = tmp_path / "home"

@@ -44,6 +44,7 @@ def forge_env(settings: Settings, state: Path, port: int) -> dict[str, str]:
         "PAASTECH_DB__DATABASE": settings.db.database,
         "PAASTECH_FORGE__PORT": str(port),
         "PAASTECH_FORGE__ARCHIVE_PORT": str(free_port()),
+        "PAASTECH_FORGE__DEPLOY": "false",
         "PAASTECH_NOMAD__ADDRESS": settings.nomad.address,
         "PAASTECH_NOMAD__TOKEN": settings.nomad.token,
         "PAASTECH_REGISTRY__ADDRESS": settings.registry.address,

@@ -89,8 +89,11 @@ class AppJobs:
             self.purge(job)
 
 
-async def add_project(name: str, domains: tuple[str, ...] = ()) -> uuid.UUID:
-    """A Client owning project ``name`` (and its custom ``domains``) in PostgreSQL; its id."""
+async def add_project(
+    name: str, domains: tuple[str, ...] = (), unverified: tuple[str, ...] = ()
+) -> uuid.UUID:
+    """A Client owning project ``name`` in PostgreSQL, with custom ``domains`` whose DNS
+    ownership was proved and ``unverified`` claims; the project's id."""
     now = dt.datetime.now(dt.UTC)
     client = uuid.uuid4()
     await Client.insert(
@@ -101,5 +104,9 @@ async def add_project(name: str, domains: tuple[str, ...] = ()) -> uuid.UUID:
         Project(id=project, client=client, name=name, created_at=now, updated_at=now)
     ).run()
     for hostname in domains:
+        await Domain.insert(
+            Domain(project=project, hostname=hostname, verified_at=now, created_at=now)
+        ).run()
+    for hostname in unverified:
         await Domain.insert(Domain(project=project, hostname=hostname, created_at=now)).run()
     return project

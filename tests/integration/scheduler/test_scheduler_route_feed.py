@@ -58,10 +58,13 @@ async def test_only_healthy_allocations_get_routes_for_every_host_spelling(
     clean_db: object,
 ) -> None:
     """Two instances passing their check are routed under the app host, the host with the
-    proxy port and the project's custom domain; an app whose check fails gets no route."""
+    proxy port and the project's verified custom domain (not under a domain it only claims);
+    an app whose check fails gets no route."""
     good, bad = project_name("good"), project_name("bad")
     async with db.connected(nomad_settings.db):
-        await add_project(good, (f"www.{good}.example.org",))
+        await add_project(
+            good, (f"www.{good}.example.org",), unverified=(f"claimed.{good}.example.org",)
+        )
         app_jobs.run(good, instances=2)
         app_jobs.run(bad, health_path="/no-such-page")
         app_jobs.wait_running(f"paastech-{bad}", 1)

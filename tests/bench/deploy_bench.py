@@ -1,0 +1,573 @@
+"""Deploy benchmark: push-to-live through the real platform vs docker build + run, and Fabio.
+
+(a) Push-to-live: a code-only change of ``examples/python-app`` pushed with ``git push``
+    through the forge (Nomad batch build, registry, release, Nomad service job, health-gated
+    deploy, Fabio route), timed from the start of ``git push`` to the first 200 of the NEW
+    version through Fabio; against ``docker build --network host`` + ``docker run --network
+    host`` + first 200 of the same context (the commit's tree and its generated Dockerfile) in
+    the same run, alternating which goes first; p50 of each over ``--rounds`` (>= 5), their
+    ratio, and the phases of the push (build, release → live, live → first 200 via Fabio)
+    from the platform's own rows. Targets (issue 13): <= 8 s and <= 2x.
+(b) Router overhead: a hello app deployed by the platform, measured with ``wrk`` directly at
+    its allocation's address and through Fabio, at 1 and 32 connections in alternating
+    rounds. Targets: <= 0.5 ms added p50 and >= 0.8x the direct rps.
+
+The platform is the end-to-end suite's (``tests/e2e/e2e_harness.py``): ``paastech-server
+all`` and a Fabio of its own on free loopback ports, a throwaway database of the private
+PostgreSQL, the real Nomad v1.6.5 dev agent and the authenticated registry (each started
+when not running). Its projects are deleted through the platform at the end.
+
+    python tests/bench/deploy_bench.py --out deploy.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import asyncpg
+import httpx
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
+
+from components import NomadAgent, RegistryAuth  # noqa: E402 - after the path set-up
+from e2e_harness import Platform, Stack, User, onboard, start_platform  # noqa: E402
+from gateway_bench import parse_wrk  # noqa: E402 - the sibling benchmark's wrk parser
+
+from paastech import db as dbmod  # noqa: E402
+from paastech.forge.detect import detect  # noqa: E402
+from paastech.forge.repos import source_tree  # noqa: E402
+from paastech.infra import nomad as nomad_infra  # noqa: E402
+from paastech.infra import registry as registry_infra  # noqa: E402
+from paastech.infra.binaries import ensure_fabio_binary  # noqa: E402
+from paastech.infra.docker import ensure_docker  # noqa: E402
+from paastech.infra.images import ensure_images  # noqa: E402
+from paastech.infra.postgres import ensure_postgres, password_file  # noqa: E402
+from paastech.infra.process import Running  # noqa: E402
+from paastech.settings import DbSettings, load_settings  # noqa: E402
+
+STATE_DIR = ROOT / ".paastech"
+EXAMPLE = ROOT / "examples" / "python-app"
+TARGET_SECONDS = 8.0
+TARGET_RATIO = 2.0
+TARGET_ADDED_P50_MS = 0.5
+TARGET_RPS_RATIO = 0.8
+POLL_SECONDS = 0.02
+LIVE_TIMEOUT = 300.0
+PUSH_APP = "bench-deploy"
+HELLO_APP = "bench-hello"
+
+# The hello app of (b): an asyncio protocol answering every request with keep-alive, so the
+# figures measure the router and not Python's http.server (which closes every connection).
+HELLO = """\
+import asyncio, os
+
+RESPONSE = (
+    b"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 6\\r\\n\\r\\nhello\\n"
+)
+
+
+class Hello(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, b""
+
+    def data_received(self, data):
+        self.buffer += data
+        count = self.buffer.count(b"\\r\\n\\r\\n")
+        if count:
+            self.buffer = self.buffer[self.buffer.rfind(b"\\r\\n\\r\\n") + 4 :]
+            self.transport.write(RESPONSE * count)
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Hello, os.environ["HOST"], int(os.environ["PORT"]))
+    print("hello listening", flush=True)
+    await server.serve_forever()
+
+
+asyncio.run(main())
+"""
+
+
+def fail(component: str, reason: str) -> NoReturn:
+    """A missing component ends the benchmark with the reason (no figure is better than a
+    wrong one)."""
+    raise SystemExit(f"{component} unavailable: {reason}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "mean_ms": round(statistics.fmean(ordered), 1),
+        "min_ms": round(ordered[0], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
+    """Poll ``check`` every :data:`POLL_SECONDS` until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if check():
+                return
+        time.sleep(POLL_SECONDS)
+    raise RuntimeError(f"not within {timeout:g} s: {what}")
+
+
+@contextlib.contextmanager
+def components(work: Path) -> Iterator[tuple[DbSettings, Stack]]:
+    """The real components (started when not running) and a throwaway migrated database,
+    obtained as the test suite's fixtures do; stopped and dropped afterwards."""
+    environ = dict(os.environ)
+    STATE_DIR.mkdir(exist_ok=True)
+    started: list[Running] = [ensure_postgres(STATE_DIR, load_settings({}).db)]
+    admin = load_settings({"PAASTECH_DB__PASSWORD_FILE": str(password_file(STATE_DIR))}).db
+    name = f"paastech_bench_{uuid.uuid4().hex[:8]}"
+    db = msgspec.structs.replace(admin, database=name)
+    try:
+        started.append(ensure_docker(STATE_DIR, environ))
+        ensure_images(environ)
+        registry_settings = load_settings(environ).registry
+        started.append(registry_infra.ensure_registry(STATE_DIR, registry_settings, environ))
+        user, password = registry_infra.credentials(STATE_DIR, registry_settings)
+        config = registry_infra.docker_auth_path(STATE_DIR)
+        registry = RegistryAuth(registry_settings.address, user, password, config.parent)
+        agent = NomadAgent(
+            load_settings(environ).nomad.address,
+            nomad_infra.management_token(STATE_DIR),
+            STATE_DIR,
+            config,
+        )
+        agent.start()
+        fabio = ensure_fabio_binary(load_settings({}).fabio.version, environ)
+        asyncio.run(_create_database(admin, name))
+        asyncio.run(dbmod.migrate(db))
+        try:
+            yield db, Stack(agent, registry, fabio)
+        finally:
+            agent.stop_if_started_here()
+            asyncio.run(_drop_database(admin, name))
+    finally:
+        for running in reversed(started):
+            running.stop()
+
+
+async def _create_database(admin: DbSettings, name: str) -> None:
+    conn = await asyncpg.connect(admin.dsn("postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(admin: DbSettings, name: str) -> None:
+    conn = await asyncpg.connect(admin.dsn("postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def new_repo(user: User, name: str, files: dict[str, str]) -> Path:
+    """A git repository of ``files`` on ``main`` with the project created from inside it."""
+    repo = user.home / name
+    repo.mkdir()
+    for path, text in files.items():
+        (repo / path).write_text(text)
+    user.ok("git", "init", "-q", "-b", "main", cwd=repo)
+    user.ok("git", "add", "-A", cwd=repo)
+    user.ok("git", "commit", "-q", "-m", "first", cwd=repo)
+    user.ok("paastech", "projects", "create", name, cwd=repo)
+    return repo
+
+
+def push(user: User, repo: Path) -> float:
+    """``git push paastech main`` (which returns once the release is live); its seconds."""
+    started = time.perf_counter()
+    user.ok("git", "push", "paastech", "main", cwd=repo)
+    return time.perf_counter() - started
+
+
+def commit_change(user: User, repo: Path, marker: str) -> str:
+    """A code-only change of the example: its greeting carries ``marker``; the new sha."""
+    source = (EXAMPLE / "app.py").read_text()
+    assert "Hello from Python" in source
+    (repo / "app.py").write_text(source.replace("Hello from Python", f"Hello from {marker}"))
+    user.ok("git", "commit", "-q", "-am", marker, cwd=repo)
+    return user.ok("git", "rev-parse", "HEAD", cwd=repo).strip()
+
+
+def export_context(repo: Path, sha: str, dest: Path) -> None:
+    """What the build job builds: the commit's tree plus the generated Dockerfile."""
+    plan = detect(source_tree(repo / ".git", sha))
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", f"--git-dir={repo / '.git'}", "archive", "--format=tar", sha],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    if plan.dockerfile is not None:
+        (dest / "Dockerfile").write_text(plan.dockerfile)
+
+
+def timed_push(platform: Platform, user: User, repo: Path, marker: str) -> dict[str, Any]:
+    """Start ``git push``, poll Fabio until the new version answers 200; both durations."""
+    out = repo.parent / f"{repo.name}.push.log"
+    wall_start = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with out.open("w") as log:
+        proc = subprocess.Popen(
+            ["git", "push", "paastech", "main"],
+            cwd=repo,
+            env=user.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            with httpx.Client(timeout=2) as client:
+
+                def new_version() -> bool:
+                    if proc.poll() not in (None, 0):
+                        raise RuntimeError(f"git push failed:\n{out.read_text()}")
+                    r = client.get(
+                        f"http://127.0.0.1:{platform.proxy_port}/",
+                        headers={"Host": f"{PUSH_APP}.apps.localhost:{platform.proxy_port}"},
+                    )
+                    return r.status_code == 200 and marker in r.text
+
+                wait_for(new_version, f"{marker} through Fabio", LIVE_TIMEOUT)
+            first_200 = time.perf_counter()
+            code = proc.wait(timeout=LIVE_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    if code != 0:
+        raise RuntimeError(f"git push exited {code}:\n{out.read_text()}")
+    return {
+        "to_first_200_ms": (first_200 - started) * 1000,
+        "push_returned_ms": (time.perf_counter() - started) * 1000,
+        "wall_start": wall_start,
+        "wall_first_200": wall_start + dt.timedelta(seconds=first_200 - started),
+    }
+
+
+def timed_docker(context: Path, marker: str, tag: str) -> dict[str, float]:
+    """``docker build`` + ``docker run --network host`` + first 200 with ``marker``."""
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the build job's builder (build_job.py)
+    port = free_port()
+    name = f"paastech-bench-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    subprocess.run(
+        ["docker", "build", "-q", "--network", "host", "--force-rm", "-t", tag, str(context)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    built = time.perf_counter()
+    run = ["docker", "run", "-d", "--rm", "--name", name, "--network", "host"]
+    subprocess.run(
+        [*run, "-e", f"PORT={port}", "-e", "HOST=127.0.0.1", tag],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        with httpx.Client(timeout=2) as client:
+
+            def answers() -> bool:
+                r = client.get(f"http://127.0.0.1:{port}/")
+                return r.status_code == 200 and marker in r.text
+
+            wait_for(answers, f"{tag} on :{port}", 60)
+        done = time.perf_counter()
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
+    return {
+        "total_ms": (done - started) * 1000,
+        "build_ms": (built - started) * 1000,
+        "run_to_200_ms": (done - built) * 1000,
+    }
+
+
+async def push_phases(db: DbSettings, sha: str, timing: dict[str, Any]) -> dict[str, float]:
+    """The push's phases from the platform's rows and the probe's clock.
+
+    ``push_to_build_queued``: ``git push`` started → the Build row; ``build``: the Nomad batch
+    job (queued → image pushed); ``build_to_release``: the Release row; ``release_to_first_200``:
+    the service job's new allocation started, passed its check and reached Fabio's table (the
+    route feed admits an instance once its check passes); ``release_to_live``: the scheduler's
+    ``live`` event, later than the first 200 because a deployment is successful only after
+    ``min_healthy_time`` and the old instances are drained from the router first.
+    """
+    conn = await asyncpg.connect(db.dsn())
+    try:
+        build = await conn.fetchrow(
+            "SELECT b.id, b.created_at, b.finished_at FROM builds b JOIN projects p"
+            " ON p.id = b.project WHERE p.name = $1 AND b.commit_sha = $2",
+            PUSH_APP,
+            sha,
+        )
+        release = await conn.fetchrow(
+            "SELECT project, version, created_at FROM releases WHERE build = $1", build["id"]
+        )
+        live = await conn.fetchval(
+            "SELECT min(created_at) FROM release_events"
+            " WHERE project = $1 AND version = $2 AND status = 'live'",
+            release["project"],
+            release["version"],
+        )
+    finally:
+        await conn.close()
+
+    def ms(a: dt.datetime, b: dt.datetime) -> float:
+        return (b - a).total_seconds() * 1000
+
+    return {
+        "push_to_build_queued": ms(timing["wall_start"], build["created_at"]),
+        "build": ms(build["created_at"], build["finished_at"]),
+        "build_to_release": ms(build["finished_at"], release["created_at"]),
+        "release_to_first_200": ms(release["created_at"], timing["wall_first_200"]),
+        "release_to_live": ms(release["created_at"], live),
+    }
+
+
+def bench_push_to_live(platform: Platform, user: User, rounds: int) -> dict[str, Any]:
+    """(a): the first deploy untimed, then ``rounds`` alternating pairs (one warm-up pair)."""
+    files = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
+    repo = new_repo(user, PUSH_APP, files)
+    first_deploy_ms = push(user, repo) * 1000
+    samples: dict[str, list[float]] = {"git_push_to_live": [], "docker_build_run": []}
+    push_returned: list[float] = []
+    docker_phases: dict[str, list[float]] = {"build_ms": [], "run_to_200_ms": []}
+    phases: dict[str, list[float]] = {}
+    tags: list[str] = []
+    try:
+        for i in range(rounds + 1):  # round 0 warms the docker side's image: not timed
+            marker = f"bench-{i}-{uuid.uuid4().hex[:8]}"
+            sha = commit_change(user, repo, marker)
+            context = repo.parent / "context"
+            export_context(repo, sha, context)
+            tag = f"paastech-bench-plain:{i}"
+            tags.append(tag)
+            order = ["git_push_to_live", "docker_build_run"]
+            if i % 2:
+                order.reverse()
+            for label in order:
+                if label == "git_push_to_live":
+                    timing = timed_push(platform, user, repo, marker)
+                    elapsed = timing["to_first_200_ms"]
+                    if i > 0:
+                        push_returned.append(timing["push_returned_ms"])
+                        got = asyncio.run(push_phases(platform.db, sha, timing))
+                        for phase, value in got.items():
+                            phases.setdefault(phase, []).append(value)
+                else:
+                    plain = timed_docker(context, marker, tag)
+                    elapsed = plain["total_ms"]
+                    if i > 0:
+                        for phase, values in docker_phases.items():
+                            values.append(plain[phase])
+                if i > 0:
+                    samples[label].append(elapsed)
+                print(f"round {i} {label}: {elapsed:.0f} ms", flush=True)
+    finally:
+        subprocess.run(["docker", "rmi", "-f", *tags], check=False, capture_output=True)
+    live = summary(samples["git_push_to_live"])
+    plain = summary(samples["docker_build_run"])
+    ratio = round(live["p50_ms"] / plain["p50_ms"], 2)
+    return {
+        "rounds": rounds,
+        "first_deploy_ms": round(first_deploy_ms, 1),
+        "git_push_to_live": live,
+        "git_push_returned": summary(push_returned),
+        "docker_build_run": plain,
+        "ratio_p50": ratio,
+        "targets": {"p50_seconds": TARGET_SECONDS, "ratio": TARGET_RATIO},
+        "meets_seconds": live["p50_ms"] <= TARGET_SECONDS * 1000,
+        "meets_ratio": ratio <= TARGET_RATIO,
+        "push_phases_p50_ms": {k: round(statistics.median(v), 1) for k, v in phases.items()},
+        "docker_phases_p50_ms": {
+            k: round(statistics.median(v), 1) for k, v in docker_phases.items()
+        },
+        "samples_ms": {k: [round(v, 1) for v in vals] for k, vals in samples.items()},
+    }
+
+
+def allocation_address(platform: Platform, project: str) -> str:
+    """``host:port`` of the project's one running allocation, from Nomad."""
+    nomad = platform.stack.nomad
+    with httpx.Client(base_url=nomad.address, headers=nomad.headers, timeout=10) as client:
+        allocs = client.get(f"/v1/job/paastech-{project}/allocations").json()
+        (running,) = [a for a in allocs if a["ClientStatus"] == "running"]
+        alloc = client.get(f"/v1/allocation/{running['ID']}").json()
+    (port,) = [p for p in alloc["AllocatedResources"]["Shared"]["Ports"] if p["Label"] == "http"]
+    return f"{port['HostIP']}:{port['Value']}"
+
+
+def run_wrk(url: str, connections: int, seconds: int, host: str | None) -> dict[str, Any]:
+    threads = min(connections, 2)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    cmd += ["--timeout", "5s"]
+    if host is not None:
+        cmd += ["-H", f"Host: {host}"]
+    done = subprocess.run([*cmd, url], capture_output=True, text=True, check=True)
+    return parse_wrk(done.stdout)
+
+
+def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> dict[str, Any]:
+    """(b): wrk straight at the hello app's allocation vs through Fabio, alternating."""
+    files = {
+        "app.py": HELLO,
+        "requirements.txt": "",
+        "Procfile": "web: python app.py\n",
+        "paastech.toml": 'health_path = "/health"\n',
+    }
+    repo = new_repo(user, HELLO_APP, files)
+    push(user, repo)
+    direct = f"http://{allocation_address(platform, HELLO_APP)}/"
+    via = f"http://127.0.0.1:{platform.proxy_port}/"
+    host = f"{HELLO_APP}.apps.localhost:{platform.proxy_port}"
+    assert httpx.get(via, headers={"Host": host}).text == "hello\n"
+    assert httpx.get(direct).text == "hello\n"
+    result: dict[str, Any] = {"seconds_per_round": seconds, "rounds": rounds}
+    for connections in (1, 32):
+        run_wrk(direct, connections, 2, None)  # warm-up of both paths
+        run_wrk(via, connections, 2, host)
+        got: dict[str, list[dict[str, Any]]] = {"direct": [], "fabio": []}
+        for i in range(rounds):
+            order = ["direct", "fabio"] if i % 2 == 0 else ["fabio", "direct"]
+            for label in order:
+                if label == "direct":
+                    got[label].append(run_wrk(direct, connections, seconds, None))
+                else:
+                    got[label].append(run_wrk(via, connections, seconds, host))
+        figures = {
+            label: {
+                "rps": round(statistics.fmean(r["rps"] for r in runs), 1),
+                "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 3),
+                "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 3),
+                "non_2xx": sum(r["non_2xx"] for r in runs),
+                "socket_errors": "; ".join(r["socket_errors"] for r in runs if r["socket_errors"]),
+                "rounds_rps": [r["rps"] for r in runs],
+                "rounds_p50_ms": [r["p50_ms"] for r in runs],
+            }
+            for label, runs in got.items()
+        }
+        added = round(figures["fabio"]["p50_ms"] - figures["direct"]["p50_ms"], 3)
+        ratio = round(figures["fabio"]["rps"] / figures["direct"]["rps"], 3)
+        result[f"c{connections}"] = {
+            **figures,
+            "added_p50_ms": added,
+            "rps_ratio": ratio,
+            "meets_added_p50": added <= TARGET_ADDED_P50_MS,
+            "meets_rps_ratio": ratio >= TARGET_RPS_RATIO,
+        }
+    result["targets"] = {"added_p50_ms": TARGET_ADDED_P50_MS, "rps_ratio": TARGET_RPS_RATIO}
+    return result
+
+
+def remove_local_images(registry: str) -> None:
+    """The build jobs' images in the local Docker daemon (the platform's delete removes the
+    registry's tags, not the copies the daemon that built them keeps)."""
+    for project in (PUSH_APP, HELLO_APP):
+        fmt = "{{.Repository}}:{{.Tag}}"
+        listed = subprocess.run(
+            ["docker", "images", "--format", fmt, "--filter", f"reference={registry}/{project}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        if listed:
+            subprocess.run(["docker", "rmi", "-f", *listed], check=False, capture_output=True)
+
+
+def bench(rounds: int, seconds: int, router_rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="deploy-bench-") as tmp_name:
+        work = Path(tmp_name)
+        with components(work) as (db, stack):
+            platform, stop = start_platform(db, password_file(STATE_DIR), work, fail, stack)
+            try:
+                home = work / "home"
+                home.mkdir()
+                user = User(platform, home, f"bench-{uuid.uuid4().hex[:6]}@example.com")
+                onboarded = onboard(user)
+                for step in (onboarded.signup, onboarded.login, onboarded.key_added):
+                    if step.returncode != 0:
+                        raise RuntimeError(f"onboarding failed: {step.stderr}")
+                push_to_live = bench_push_to_live(platform, user, rounds)
+                router = bench_router(platform, user, seconds, router_rounds)
+            finally:
+                stop()  # deletes every project through the platform, then stops it
+                remove_local_images(stack.registry.address)
+    return {
+        "benchmark": "push-to-live of examples/python-app vs docker build + run; Fabio overhead",
+        "push_to_live": push_to_live,
+        "router_overhead": router,
+        "cpus": os.cpu_count(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path, help="where to write the JSON")
+    parser.add_argument("--rounds", type=int, default=5, help="timed push pairs (>= 5)")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per round")
+    parser.add_argument("--router-rounds", type=int, default=3, help="wrk rounds per path")
+    args = parser.parse_args()
+    if args.rounds < 5:
+        parser.error("--rounds must be at least 5")
+    result = bench(args.rounds, args.seconds, args.router_rounds)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    live = result["push_to_live"]
+    print(
+        f"push-to-live p50 {live['git_push_to_live']['p50_ms']} ms"
+        f" (target <= {TARGET_SECONDS:g} s: {'met' if live['meets_seconds'] else 'MISSED'})"
+        f" vs docker build+run {live['docker_build_run']['p50_ms']} ms: ratio"
+        f" {live['ratio_p50']} (target <= {TARGET_RATIO:g}:"
+        f" {'met' if live['meets_ratio'] else 'MISSED'}); phases {live['push_phases_p50_ms']}"
+    )
+    for c in ("c1", "c32"):
+        r = result["router_overhead"][c]
+        print(
+            f"router {c}: direct {r['direct']['rps']} rps p50 {r['direct']['p50_ms']} ms,"
+            f" fabio {r['fabio']['rps']} rps p50 {r['fabio']['p50_ms']} ms: added p50"
+            f" {r['added_p50_ms']} ms ({'met' if r['meets_added_p50'] else 'MISSED'}),"
+            f" rps ratio {r['rps_ratio']} ({'met' if r['meets_rps_ratio'] else 'MISSED'})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
