@@ -80,9 +80,9 @@ def test_nomad_bin_of_another_version_is_refused(tmp_path: Path, home: Path) -> 
 
 def test_a_v165_nomad_on_path_wins_over_the_tarball(tmp_path: Path, home: Path) -> None:
     """A nomad on PATH that reports v1.6.5 is used as it is; other versions are passed over."""
-    old = _script(tmp_path / "old" / "nomad", 'echo "Nomad v1.7.0"\n')
+    other = _script(tmp_path / "other" / "nomad", 'echo "Nomad v1.6.4"\n')
     good = _script(tmp_path / "good" / "nomad", 'echo "Nomad v1.6.5"\n')
-    path = f"{old.parent}:{good.parent}"
+    path = f"{other.parent}:{good.parent}"
 
     assert nomad.ensure_nomad_binary(_settings(tmp_path / "none.tar.xz"), {"PATH": path}) == good
 
