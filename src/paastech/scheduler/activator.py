@@ -25,8 +25,8 @@ import httpx
 
 from paastech.db.tables import Domain
 from paastech.errors import PaasTechError
-from paastech.scheduler.sleepers import Instance, Phase, Sleeper, Sleepers
-from paastech.scheduler.wake import Breakdown, Waker
+from paastech.scheduler.sleepers import Breakdown, Instance, Phase, Sleeper, Sleepers
+from paastech.scheduler.wake import Waker
 
 log = logging.getLogger("paastech.scheduler.activator")
 
@@ -167,8 +167,9 @@ class Activator:
                 out.append((b"x-paastech-cold-start", str(held).encode()))
                 out.append((b"server-timing", cold.server_timing(held).encode()))
                 if not cold.recorded:
+                    cold.recorded = True  # once per wake, by the first request answered
                     try:
-                        await cold.record(sleeper.project_id, held)
+                        await self.sleepers.rows.record_cold_start(sleeper.project_id, cold, held)
                     except Exception:  # the edge: a lost row must not fail the request
                         log.exception("cold start of %s not recorded", sleeper.name)
             await send(

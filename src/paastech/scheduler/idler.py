@@ -13,6 +13,9 @@ container app's from the activator it is routed through — adds new requests to
    0 (a 400 of an active deployment undoes the write; the next tick tries again). A request
    that arrives from now on wakes it again; the stopping instance finishes what it holds
    (the shim drains on SIGTERM).
+
+Only the leader among scheduler replicas runs it (the control loop's advisory lock): two
+idlers would drain and scale the same project twice. The activator runs on every replica.
 """
 
 from __future__ import annotations
@@ -26,9 +29,7 @@ from typing import Any
 
 import httpx
 
-from paastech.db.tables import Project
 from paastech.errors import InvalidInput, PaasTechError
-from paastech.releases import now
 from paastech.scheduler import jobspec
 from paastech.scheduler.nomad import NomadApi
 from paastech.scheduler.scaling import GROUP, ScaleGate
@@ -36,13 +37,6 @@ from paastech.scheduler.sleepers import Instance, Phase, Sleeper, Sleepers
 from paastech.scheduler.wake import instance_of
 
 log = logging.getLogger("paastech.scheduler.idler")
-
-_SLEEPABLE = (
-    "SELECT p.id FROM projects p WHERE p.scale_to_zero AND NOT p.asleep"
-    " AND EXISTS (SELECT 1 FROM releases r WHERE r.project = p.id AND r.status = 'live')"
-    " AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.project = p.id"
-    " AND r.status IN ('pending', 'deploying'))"
-)
 
 
 @dataclass(frozen=True)
@@ -65,6 +59,7 @@ class Idler:
         *,
         interval: float,
         route_delay: float,
+        leading: asyncio.Event | None = None,
     ) -> None:
         self.nomad = nomad
         self.sleepers = sleepers
@@ -72,6 +67,8 @@ class Idler:
         self.refresh_routes = refresh_routes
         self.interval = interval
         self.route_delay = route_delay
+        self.leading = leading
+        """Only the leader puts projects to sleep (None: always, as in a lone process)."""
         self._status = httpx.AsyncClient(timeout=httpx.Timeout(1.0, connect=0.5))
         self._allocs: dict[str, Instance] = {}
         self._seen: dict[str, int] = {}
@@ -79,6 +76,8 @@ class Idler:
 
     async def run(self) -> None:
         while True:
+            if self.leading is not None:
+                await self.leading.wait()
             try:
                 await self.tick()
             except PaasTechError as exc:
@@ -89,8 +88,7 @@ class Idler:
 
     async def tick(self) -> None:
         sleepers = await self.sleepers.sync()
-        rows = await Project.raw(_SLEEPABLE).run()
-        sleepable = {row["id"] for row in rows}
+        sleepable = await self.sleepers.rows.sleepable()
         awake = [
             s
             for s in sleepers
@@ -144,13 +142,7 @@ class Idler:
             new = sleeper.total - sleeper.flushed
             sleeper.flushed = sleeper.total
         if new:
-            await Project.raw(
-                "UPDATE projects SET invocations = invocations + {},"
-                " last_request_at = to_timestamp({}) WHERE id = {}",
-                new,
-                last,
-                sleeper.project_id,
-            ).run()
+            await self.sleepers.rows.count(sleeper.project_id, new, last)
         return Activity(in_flight, total, last, len(running))
 
     async def _instance(self, alloc_id: str) -> Instance:
@@ -202,12 +194,7 @@ class Idler:
         return bool(after.in_flight) or after.total != before.total or sleeper.interrupted
 
     async def _sleep(self, sleeper: Sleeper) -> None:
-        stamp = now()
-        await (
-            Project.update({Project.asleep: True, Project.asleep_since: stamp})
-            .where(Project.id == sleeper.project_id)
-            .run()
-        )
+        await self.sleepers.rows.mark_asleep(sleeper.project_id, True)
         try:
             await self.nomad.scale(
                 jobspec.job_id(sleeper.name),
@@ -216,11 +203,7 @@ class Idler:
                 f"sleep: idle for {sleeper.idle_timeout} s",
             )
         except InvalidInput:
-            await (
-                Project.update({Project.asleep: False, Project.asleep_since: None})
-                .where(Project.id == sleeper.project_id)
-                .run()
-            )
+            await self.sleepers.rows.mark_asleep(sleeper.project_id, False)
             raise
         sleeper.phase = Phase.ASLEEP
         sleeper.instances = []

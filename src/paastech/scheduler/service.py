@@ -124,6 +124,8 @@ class ControlLoop:
         )
         self.registry = RegistryApi(settings.registry)
         self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.leading = asyncio.Event()
+        """Set while this replica holds the leader lock (the idler acts only then)."""
 
     async def run(self) -> None:
         """Lead while the lock's connection lives; on losing it, start over."""
@@ -142,6 +144,7 @@ class ControlLoop:
             # Blocks until the leader (if any) is gone: its session's lock goes with it.
             await conn.execute("SELECT pg_advisory_lock($1)", LEADER_LOCK)
             log.info("leading the control loop")
+            self.leading.set()
 
             def wake(_c: object, _pid: int, _channel: str, payload: str) -> None:
                 self.queue.put_nowait(payload)
@@ -161,6 +164,7 @@ class ControlLoop:
                     await self._reconcile(UUID(payload))
                 await self.outbox()
         finally:
+            self.leading.clear()
             with contextlib.suppress(Exception):
                 await conn.close()
 
@@ -240,6 +244,7 @@ async def main(settings: Settings) -> None:
             source.refresh,
             interval=scheduler.idle_check_seconds,
             route_delay=seconds(settings.fabio.poll_interval) + 0.5,
+            leading=loop.leading,
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(serve_feed(settings, source.table))

@@ -13,6 +13,7 @@ PostgreSQL by the idler's tick. Its :class:`Phase` decides the route (:meth:`Sle
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 import itertools
 import logging
@@ -20,9 +21,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from paastech.db.tables import Project
+from paastech.db.tables import ColdStart, Project
 from paastech.scheduler.routes import Target
 
 log = logging.getLogger("paastech.scheduler.sleepers")
@@ -30,6 +31,12 @@ log = logging.getLogger("paastech.scheduler.sleepers")
 _COLUMNS = (
     "SELECT id, name, kind, scale_to_zero, asleep, idle_timeout, instances FROM projects"
     " WHERE scale_to_zero OR asleep"
+)
+_SLEEPABLE = (
+    "SELECT p.id FROM projects p WHERE p.scale_to_zero AND NOT p.asleep"
+    " AND EXISTS (SELECT 1 FROM releases r WHERE r.project = p.id AND r.status = 'live')"
+    " AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.project = p.id"
+    " AND r.status IN ('pending', 'deploying'))"
 )
 
 
@@ -95,18 +102,102 @@ class Sleeper:
         self.last_request = time.time()
 
 
+@dataclass
+class Breakdown:
+    """One wake's phases in ms since its first request arrived (None: Nomad did not say)."""
+
+    started_at: float
+    release: int | None = None
+    placed_ms: int | None = None
+    image_ready_ms: int | None = None
+    started_ms: int | None = None
+    first_answer_ms: int | None = None
+    held: int = 0
+    recorded: bool = False
+
+    def server_timing(self, total_ms: int) -> str:
+        """The ``Server-Timing`` value (each phase's own duration, then the total)."""
+        marks = [
+            ("placed", self.placed_ms),
+            ("image", self.image_ready_ms),
+            ("started", self.started_ms),
+            ("healthy", self.first_answer_ms),
+        ]
+        parts: list[str] = []
+        previous = 0
+        for name, mark in marks:
+            if mark is None:
+                continue
+            parts.append(f"{name};dur={max(0, mark - previous)}")
+            previous = mark
+        parts.append(f"cold-start;dur={total_ms}")
+        return ", ".join(parts)
+
+
+class SleepRows:
+    """Every read and write of the sleep path in PostgreSQL (``projects.asleep`` is the truth
+    the reconciler applies; see :mod:`paastech.scheduler.scaling`)."""
+
+    async def sleepers(self) -> list[dict[str, Any]]:
+        """The projects that may sleep, or still do."""
+        return list(await Project.raw(_COLUMNS).run())
+
+    async def sleepable(self) -> set[UUID]:
+        """Projects the idler may put to sleep: awake, live, with no deploy under way."""
+        return {row["id"] for row in await Project.raw(_SLEEPABLE).run()}
+
+    async def mark_asleep(self, project_id: UUID, asleep: bool) -> None:
+        """Write ``asleep`` (and when it began) before the count follows."""
+        stamp = dt.datetime.now(dt.UTC) if asleep else None
+        await (
+            Project.update({Project.asleep: asleep, Project.asleep_since: stamp})
+            .where(Project.id == project_id)
+            .run()
+        )
+
+    async def count(self, project_id: UUID, new: int, last: float) -> None:
+        """Add ``new`` invocations and the last request's time."""
+        await Project.raw(
+            "UPDATE projects SET invocations = invocations + {},"
+            " last_request_at = to_timestamp({}) WHERE id = {}",
+            new,
+            last,
+            project_id,
+        ).run()
+
+    async def record_cold_start(self, project_id: UUID, wake: Breakdown, total_ms: int) -> None:
+        """Store one wake in ``cold_starts``."""
+        await ColdStart.insert(
+            ColdStart(
+                id=uuid4(),
+                project=project_id,
+                release_version=wake.release,
+                held_ms=wake.first_answer_ms,
+                requests=wake.held,
+                placed_ms=wake.placed_ms,
+                image_ready_ms=wake.image_ready_ms,
+                started_ms=wake.started_ms,
+                first_answer_ms=wake.first_answer_ms,
+                total_ms=total_ms,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        ).run()
+
+
 class Sleepers:
     """Every sleeper by project name; the route override Fabio's table goes through."""
 
-    def __init__(self, activator_host: str, activator_port: int) -> None:
+    def __init__(
+        self, activator_host: str, activator_port: int, rows: SleepRows | None = None
+    ) -> None:
         self.by_name: dict[str, Sleeper] = {}
+        self.rows = rows or SleepRows()
         self._activator = (activator_host, activator_port)
         self._synced = False
 
     async def sync(self) -> list[Sleeper]:
         """Follow PostgreSQL: new opt-ins appear, opt-outs go, settings change."""
-        rows = await Project.raw(_COLUMNS).run()
-        self.apply(rows)
+        self.apply(await self.rows.sleepers())
         return list(self.by_name.values())
 
     def apply(self, rows: Iterable[dict[str, Any]]) -> None:

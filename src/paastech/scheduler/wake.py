@@ -20,76 +20,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 import httpx
 
-from paastech.db.tables import ColdStart, Project
 from paastech.errors import PaasTechError, WakeFailed
-from paastech.releases import now
 from paastech.scheduler import jobspec
 from paastech.scheduler.nomad import NomadApi, is_terminal
 from paastech.scheduler.scaling import ScaleGate, group_count, scale_retrying
-from paastech.scheduler.sleepers import Instance, Phase, Sleeper
+from paastech.scheduler.sleepers import Breakdown, Instance, Phase, Sleeper, SleepRows
 
 log = logging.getLogger("paastech.scheduler.wake")
 
 _PROBE_SECONDS = 0.015
-
-
-@dataclass
-class Breakdown:
-    """One wake's phases in ms since its first request arrived (None: Nomad did not say)."""
-
-    started_at: float
-    release: int | None = None
-    placed_ms: int | None = None
-    image_ready_ms: int | None = None
-    started_ms: int | None = None
-    first_answer_ms: int | None = None
-    held: int = 0
-    recorded: bool = False
-
-    def server_timing(self, total_ms: int) -> str:
-        """The ``Server-Timing`` value (each phase's own duration, then the total)."""
-        marks = [
-            ("placed", self.placed_ms),
-            ("image", self.image_ready_ms),
-            ("started", self.started_ms),
-            ("healthy", self.first_answer_ms),
-        ]
-        parts: list[str] = []
-        previous = 0
-        for name, mark in marks:
-            if mark is None:
-                continue
-            parts.append(f"{name};dur={max(0, mark - previous)}")
-            previous = mark
-        parts.append(f"cold-start;dur={total_ms}")
-        return ", ".join(parts)
-
-    async def record(self, project_id: Any, total_ms: int) -> None:
-        """Store the wake in ``cold_starts`` (once, by the first request answered)."""
-        if self.recorded:
-            return
-        self.recorded = True
-        await ColdStart.insert(
-            ColdStart(
-                id=uuid4(),
-                project=project_id,
-                release_version=self.release,
-                held_ms=self.first_answer_ms,
-                requests=self.held,
-                placed_ms=self.placed_ms,
-                image_ready_ms=self.image_ready_ms,
-                started_ms=self.started_ms,
-                first_answer_ms=self.first_answer_ms,
-                total_ms=total_ms,
-                created_at=now(),
-            )
-        ).run()
 
 
 class Waker:
@@ -101,9 +44,11 @@ class Waker:
         gate: ScaleGate,
         hold_seconds: float,
         refresh_routes: Callable[[], Awaitable[object]],
+        rows: SleepRows | None = None,
     ) -> None:
         self.nomad = nomad
         self.gate = gate
+        self.rows = rows or SleepRows()
         self.hold_seconds = hold_seconds
         self.refresh_routes = refresh_routes
         self._probe = httpx.AsyncClient(timeout=httpx.Timeout(0.5, connect=0.2))
@@ -125,11 +70,7 @@ class Waker:
         job_id = jobspec.job_id(sleeper.name)
         try:
             async with self.gate.lock(sleeper.project_id):
-                await (
-                    Project.update({Project.asleep: False, Project.asleep_since: None})
-                    .where(Project.id == sleeper.project_id)
-                    .run()
-                )
+                await self.rows.mark_asleep(sleeper.project_id, False)
                 job = await self.nomad.job(job_id)
                 breakdown.release = _release_of(job)
                 if group_count(job) < sleeper.instances_wanted:
