@@ -65,7 +65,13 @@ class FakeNomadServices:
         return sorted(self.registrations)
 
     async def watch_services(self, index: int = 0) -> tuple[list[str], int]:
+        """Like a blocking query: with an ``index``, returns once ``add`` moved past it (or a
+        few seconds passed)."""
         self._up()
+        for _ in range(100):
+            if not index or self.index > index:
+                break
+            await asyncio.sleep(0.05)
         return sorted(self.registrations), self.index
 
     async def service(self, name: str) -> list[dict[str, object]]:

@@ -160,7 +160,9 @@ class FabioSettings(_Section, frozen=True):
     route_feed_secret_file: Annotated[
         str, Meta(description="File holding that secret; generated in dev when missing.")
     ] = ""
-    poll_interval: Annotated[str, Meta(description="How often Fabio polls the feed.")] = "1s"
+    poll_interval: Annotated[
+        str, Meta(description="How often Fabio polls the feed (a new instance waits for it).")
+    ] = "250ms"
     feed_timeout: Annotated[str, Meta(description="Fabio's timeout for one poll.")] = "1s"
     route_refresh_seconds: Annotated[
         float,
