@@ -33,11 +33,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from components import require
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
+from components import require  # noqa: E402
 from e2e_harness import Platform, Stack, User, eventually, onboard, start_platform  # noqa: E402
 
 from paastech.infra.postgres import password_file  # noqa: E402
