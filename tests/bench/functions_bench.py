@@ -171,6 +171,7 @@ async def _register_idle(db: DbSettings, source: str, count: int) -> None:
         await conn.close()
 
 
+@pytest.mark.timeout(1800)
 def test_measure(platform: Platform, new_user: Callable[[str], User], test_db: DbSettings) -> None:
     """Measure (a), (b), (c) and write the JSON report."""
     user = onboard(new_user("bench")).user

@@ -16,6 +16,7 @@ reaches the app byte for byte — then:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -168,10 +169,7 @@ class Activator:
                 out.append((b"server-timing", cold.server_timing(held).encode()))
                 if not cold.recorded:
                     cold.recorded = True  # once per wake, by the first request answered
-                    try:
-                        await self.sleepers.rows.record_cold_start(sleeper.project_id, cold, held)
-                    except Exception:  # the edge: a lost row must not fail the request
-                        log.exception("cold start of %s not recorded", sleeper.name)
+                    self.waker.spawn(self._record(sleeper, cold, held))
             await send(
                 {"type": "http.response.start", "status": response.status_code, "headers": out}
             )
@@ -180,6 +178,15 @@ class Activator:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await response.aclose()
+
+    async def _record(self, sleeper: Sleeper, cold: Breakdown, held: int) -> None:
+        """Store the wake once its task phases are known (the response has gone already)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(cold.settled.wait(), 15)
+        try:
+            await self.sleepers.rows.record_cold_start(sleeper.project_id, cold, held)
+        except Exception:  # the edge: a lost row must not fail anything else
+            log.exception("cold start of %s not recorded", sleeper.name)
 
     async def _project(self, host: str) -> str | None:
         bare = host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()

@@ -114,6 +114,8 @@ class Breakdown:
     first_answer_ms: int | None = None
     held: int = 0
     recorded: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once Nomad reported the task's start (or stopped being asked): then it is stored."""
 
     def server_timing(self, total_ms: int) -> str:
         """The ``Server-Timing`` value (each phase's own duration, then the total)."""

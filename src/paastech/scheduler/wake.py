@@ -33,6 +33,7 @@ from paastech.scheduler.sleepers import Breakdown, Instance, Phase, Sleeper, Sle
 log = logging.getLogger("paastech.scheduler.wake")
 
 _PROBE_SECONDS = 0.015
+_SETTLE_SECONDS = 10.0
 
 
 class Waker:
@@ -82,6 +83,7 @@ class Waker:
                         deadline,
                     )
             alloc = await self._placed(job_id, deadline)
+            _phases(breakdown, alloc, arrived)
             instance = instance_of(alloc)
             await self._answering(sleeper, instance, deadline)
         except PaasTechError:
@@ -97,11 +99,27 @@ class Waker:
         sleeper.phase = Phase.AWAKE
         sleeper.woken_at = answered
         breakdown.first_answer_ms = _ms(answered - arrived)
-        with contextlib.suppress(PaasTechError):
-            full, _ = await self.nomad.allocation(instance.alloc_id)
-            _phases(breakdown, full, arrived)
         self._spawn(self.refresh_routes())
+        self._spawn(self._settle(breakdown, instance.alloc_id, arrived))
         return breakdown
+
+    async def _settle(self, breakdown: Breakdown, alloc_id: str, arrived: float) -> None:
+        """Fill the breakdown's task phases once Nomad has them: its client reports the task's
+        events a little after the app already answers, and the held requests do not wait."""
+        deadline = time.monotonic() + _SETTLE_SECONDS
+        index = 0
+        try:
+            while time.monotonic() < deadline:
+                alloc, index = await asyncio.wait_for(
+                    self.nomad.allocation(alloc_id, index), max(0.01, deadline - time.monotonic())
+                )
+                _phases(breakdown, alloc, arrived)
+                if breakdown.started_ms is not None:
+                    return
+        except (PaasTechError, TimeoutError):
+            pass
+        finally:
+            breakdown.settled.set()
 
     async def _placed(self, job_id: str, deadline: float) -> dict[str, Any]:
         index = 0
@@ -140,6 +158,10 @@ class Waker:
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return True
+
+    def spawn(self, work: Awaitable[object]) -> None:
+        """Run ``work`` after the request that started it (failures logged, never raised)."""
+        self._spawn(work)
 
     def _spawn(self, work: Awaitable[object]) -> None:
         async def run() -> None:
