@@ -55,6 +55,8 @@ class FakeNomadServices:
     checks: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
     down: bool = False
     index: int = 1
+    reads: int = 0
+    """``service`` calls made (registrations read)."""
 
     def _up(self) -> None:
         if self.down:
@@ -76,6 +78,7 @@ class FakeNomadServices:
 
     async def service(self, name: str) -> list[dict[str, object]]:
         self._up()
+        self.reads += 1
         return list(self.registrations.get(name, []))
 
     async def allocation_checks(self, alloc_id: str) -> dict[str, dict[str, object]]:

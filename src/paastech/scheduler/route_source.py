@@ -130,6 +130,10 @@ class RouteSource:
         self._custom: dict[str, list[str]] = {}
         self._changed = asyncio.Event()
         self._problem = ""
+        self._watched = 0
+        """The registrations' index the blocking query last returned."""
+        self._regs: list[dict[str, Any]] | None = None
+        self._regs_index = -1
         self._pending: dict[str, str] = {}
         """Allocation → the service it registered, for instances whose checks have not passed."""
         self._first_seen: dict[str, float] = {}
@@ -147,20 +151,25 @@ class RouteSource:
         try:
             while True:
                 self._changed.clear()
-                await self._refresh_quietly()
+                await self._refresh_quietly(cached_registrations=True)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=self._interval)
         finally:
             for watcher in watchers:
                 watcher.cancel()
 
-    async def refresh(self) -> list[RouteDef]:
+    async def refresh(self, *, cached_registrations: bool = False) -> list[RouteDef]:
         """Rebuild the table once from Nomad and the database, and cache it.
+
+        With ``cached_registrations`` (the background loop's periodic refresh) the service
+        registrations last read are reused while the blocking query says none changed; the
+        check results are always read again. A caller that just changed something (a
+        follower, a wake) reads everything.
 
         Raises:
             BackendError: Nomad could not be read (the cached table is unchanged).
         """
-        targets = await self._targets()
+        targets = await self._targets(cached_registrations)
         if self._override is not None:
             targets = await self._override(targets)
         if self._extra is not None:
@@ -177,9 +186,9 @@ class RouteSource:
 
     # -- inside ---------------------------------------------------------------------------
 
-    async def _refresh_quietly(self) -> None:
+    async def _refresh_quietly(self, *, cached_registrations: bool = False) -> None:
         try:
-            await self.refresh()
+            await self.refresh(cached_registrations=cached_registrations)
         except BackendError as exc:
             if exc.message != self._problem:
                 log.warning("route table kept as it was: %s", exc.message)
@@ -199,6 +208,7 @@ class RouteSource:
                 continue
             if new_index != index:
                 index = new_index
+                self._watched = new_index
                 self._changed.set()
 
     async def _watch_pending(self) -> None:
@@ -229,7 +239,15 @@ class RouteSource:
                 pending[alloc] = name
         self._pending = pending
 
-    async def _targets(self) -> list[Target]:
+    async def _registrations(self, cached: bool) -> list[dict[str, Any]]:
+        if (
+            cached
+            and self._regs is not None
+            and self._watched
+            and self._regs_index == self._watched
+        ):
+            return self._regs
+        seen = self._watched  # a change during the read moves it on: the next refresh reads
         names = [n for n in await self._nomad.services() if project_of(n) is not None]
         gate = asyncio.Semaphore(_CONCURRENCY)
 
@@ -238,7 +256,13 @@ class RouteSource:
                 return await self._nomad.service(name)
 
         found = await asyncio.gather(*(registrations(n) for n in names))
-        regs = [r for rs in found for r in rs]
+        self._regs = [r for rs in found for r in rs]
+        self._regs_index = seen
+        return self._regs
+
+    async def _targets(self, cached_registrations: bool = False) -> list[Target]:
+        regs = await self._registrations(cached_registrations)
+        gate = asyncio.Semaphore(_CONCURRENCY)
         allocs = sorted({str(r["AllocID"]) for r in regs})
 
         async def checks(alloc_id: str) -> dict[str, dict[str, Any]]:
