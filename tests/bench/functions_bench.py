@@ -38,7 +38,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
 from components import require  # noqa: E402
-from e2e_harness import Platform, Stack, User, eventually, onboard, start_platform  # noqa: E402
+from e2e_harness import (  # noqa: E402
+    Platform,
+    Stack,
+    User,
+    eventually,
+    onboard,
+    start_platform,
+    user_factory,
+)
 
 from paastech.infra.postgres import password_file  # noqa: E402
 from paastech.settings import DbSettings  # noqa: E402
@@ -271,11 +279,7 @@ def test_measure(platform: Platform, new_user: Callable[[str], User], test_db: D
 
 @pytest.fixture(scope="session")
 def new_user(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], User]:
-    def make(label: str) -> User:
-        home = tmp_path_factory.mktemp(f"home-{label}")
-        return User(platform, home, f"{label}-{uuid.uuid4().hex[:6]}@example.com")
-
-    return make
+    return user_factory(platform, tmp_path_factory)
 
 
 def main() -> int:

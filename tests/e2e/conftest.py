@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth
 from components import require as fail_missing
-from e2e_harness import Platform, Require, Stack, User, start_platform
+from e2e_harness import Platform, Require, Stack, User, start_platform, user_factory
 
 from paastech.infra.postgres import password_file
 from paastech.settings import DbSettings
@@ -73,9 +73,4 @@ def platform(
 @pytest.fixture(scope="package")
 def new_user(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], User]:
     """Make a user with an empty HOME (not signed up yet)."""
-
-    def make(label: str) -> User:
-        home = tmp_path_factory.mktemp(f"home-{label}")
-        return User(platform, home, f"{label}-{uuid.uuid4().hex[:6]}@example.com")
-
-    return make
+    return user_factory(platform, tmp_path_factory)

@@ -404,6 +404,18 @@ class User:
 
 
 @dataclass(frozen=True)
+def user_factory(
+    platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], User]:
+    """Make users with an empty HOME (not signed up yet), each with an email of its own."""
+
+    def make(label: str) -> User:
+        home = tmp_path_factory.mktemp(f"home-{label}")
+        return User(platform, home, f"{label}-{uuid.uuid4().hex[:6]}@example.com")
+
+    return make
+
+
 class Onboarded:
     """A user who signed up, logged in and added an SSH key, with what each step printed."""
 

@@ -235,28 +235,18 @@ class ControlLoop:
 async def serve_feed(settings: Settings, table: Callable[[], Awaitable[list[RouteDef]]]) -> None:
     """Fabio's route feed on ``fabio.route_feed_host:route_feed_port`` until cancelled."""
     app = create_feed_app(settings.fabio, table)
-    config = uvicorn.Config(
-        app,
-        host=settings.fabio.route_feed_host,
-        port=settings.fabio.route_feed_port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    await server.serve()
+    await _serve(app, settings.fabio.route_feed_host, settings.fabio.route_feed_port)
 
 
 async def serve_activator(settings: Settings, app: Activator) -> None:
     """The activator on ``scheduler.activator_host:activator_port`` until cancelled."""
+    await _serve(app, settings.scheduler.activator_host, settings.scheduler.activator_port)
+
+
+async def _serve(app: Any, host: str, port: int) -> None:
+    # uvicorn's listen backlog (2048) holds a burst of cold requests to the activator.
     config = uvicorn.Config(
-        app,
-        host=settings.scheduler.activator_host,
-        port=settings.scheduler.activator_port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        backlog=2048,
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
     )
     await uvicorn.Server(config).serve()
 
