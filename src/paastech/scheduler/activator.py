@@ -98,7 +98,8 @@ class Activator:
         for attempt in range(2):
             if instance is None:
                 try:
-                    cold = await self._woken(sleeper, arrived)
+                    woken = await self._woken(sleeper, arrived)
+                    cold = woken if woken.cold else None
                 except (TimeoutError, PaasTechError) as exc:
                     reason = getattr(exc, "message", "") or "still starting"
                     log.warning("held request for %s: %s", sleeper.name, reason)

@@ -120,6 +120,13 @@ class Idler:
             if a.get("DesiredStatus") == "run" and a.get("ClientStatus") == "running"
         ]
         instances = [await self._instance(str(a["ID"])) for a in running]
+        # Nomad's servers learn that a task runs a little after it answers: an instance the
+        # waker saw answering stays while its allocation is still wanted.
+        wanted = {str(a["ID"]) for a in allocs if a.get("DesiredStatus") == "run"}
+        known = {i.alloc_id for i in instances}
+        instances += [
+            i for i in sleeper.instances if i.alloc_id in wanted and i.alloc_id not in known
+        ]
         sleeper.instances = instances
         last = max(sleeper.last_request, sleeper.woken_at)
         in_flight = sleeper.in_flight

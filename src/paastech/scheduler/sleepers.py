@@ -113,6 +113,8 @@ class Breakdown:
     started_ms: int | None = None
     first_answer_ms: int | None = None
     held: int = 0
+    cold: bool = True
+    """False when the instance was already up: the requests get no cold-start header."""
     recorded: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once Nomad reported the task's start (or stopped being asked): then it is stored."""

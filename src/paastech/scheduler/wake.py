@@ -85,7 +85,10 @@ class Waker:
             alloc = await self._placed(job_id, deadline)
             _phases(breakdown, alloc, arrived)
             instance = instance_of(alloc)
-            await self._answering(sleeper, instance, deadline)
+            probes = await self._answering(sleeper, instance, deadline)
+            # An instance placed before the request came that answered at once: the request
+            # waited for nothing (the activator had not heard of it yet), no cold start.
+            breakdown.cold = probes > 1 or int(alloc.get("CreateTime") or 0) / 1e9 >= arrived
         except PaasTechError:
             sleeper.phase = Phase.ASLEEP if not sleeper.instances else Phase.AWAKE
             raise
@@ -133,11 +136,14 @@ class Waker:
                 full, _ = await self.nomad.allocation(str(newest["ID"]))
                 return full
 
-    async def _answering(self, sleeper: Sleeper, instance: Instance, deadline: float) -> None:
+    async def _answering(self, sleeper: Sleeper, instance: Instance, deadline: float) -> int:
+        """Probe until the instance answers; how many probes that took."""
+        probes = 0
         async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
             while True:
+                probes += 1
                 if await self._answers(sleeper, instance):
-                    return
+                    return probes
                 await asyncio.sleep(_PROBE_SECONDS)
 
     async def _answers(self, sleeper: Sleeper, instance: Instance) -> bool:

@@ -317,3 +317,45 @@ def test_server_timing_lists_each_phase_then_the_total() -> None:
 
 async def _drained(idler: Idler) -> None:
     await asyncio.gather(*idler._drains.values())
+
+
+async def test_an_instance_nomad_still_calls_pending_is_not_dropped_after_a_wake(
+    app: EchoApp,
+) -> None:
+    """Nomad's servers learn a task runs a little after it answers: right after a wake the
+    idler must not forget the instance, or the next (warm) request would count as cold."""
+    nomad = FakeNomadScaling(port=int(app.server.sockets[0].getsockname()[1]))  # type: ignore[union-attr]
+    rows = FakeSleepRows()
+    rows.add("shop", kind="container", idle_timeout=300)
+    rows.projects[0]["asleep"] = True
+    sleepers, _, activator = parts(nomad, rows)
+    status, headers, _ = await call(activator, "shop.apps.localhost", b"cold")
+    assert status == 200
+    assert b"x-paastech-cold-start" in headers
+    nomad.allocs[0]["ClientStatus"] = "pending"  # the server has not heard from the client
+    _, idler = idler_for(nomad, rows)
+    idler.sleepers = sleepers
+    await idler.tick()
+    assert [i.alloc_id for i in sleepers.by_name["shop"].instances] == [nomad.allocs[0]["ID"]]
+    status, headers, body = await call(activator, "shop.apps.localhost", b"warm")
+    assert (status, body) == (200, b"warm")
+    assert b"x-paastech-cold-start" not in headers
+    assert nomad.scales == [1]
+
+
+async def test_a_request_that_finds_an_instance_already_up_gets_no_cold_start_header(
+    app: EchoApp,
+) -> None:
+    """The activator has not heard of an instance that Nomad placed before the request came
+    (a push woke the project): the request is forwarded at once, as a warm one."""
+    nomad = FakeNomadScaling(port=int(app.server.sockets[0].getsockname()[1]))  # type: ignore[union-attr]
+    await nomad.scale("paastech-shop", "web", 1, "a push woke it")
+    rows = FakeSleepRows()
+    rows.add("shop", kind="container")
+    rows.projects[0]["asleep"] = True
+    _, _, activator = parts(nomad, rows)
+    await asyncio.sleep(0.01)
+    status, headers, body = await call(activator, "shop.apps.localhost", b"hi")
+    assert (status, body) == (200, b"hi")
+    assert b"x-paastech-cold-start" not in headers
+    assert nomad.scales == [1]
