@@ -403,7 +403,6 @@ class User:
         return repo
 
 
-@dataclass(frozen=True)
 def user_factory(
     platform: Platform, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str], User]:
@@ -416,6 +415,7 @@ def user_factory(
     return make
 
 
+@dataclass(frozen=True)
 class Onboarded:
     """A user who signed up, logged in and added an SSH key, with what each step printed."""
 
