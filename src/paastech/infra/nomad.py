@@ -328,6 +328,12 @@ acl {{
   enabled = true
 }}
 
+limits {{
+  # Every process of the dev profile (the platform's, its tests, the CLI) reaches the agent
+  # from 127.0.0.1, so the per-address default of 100 connections is shared by them all.
+  http_max_conns_per_client = 1000
+}}
+
 client {{
   network_interface = "lo"
 }}

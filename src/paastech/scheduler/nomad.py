@@ -42,11 +42,17 @@ def map_nomad_errors(what: str) -> Iterator[None]:
             raise PermissionDenied(message) from exc
         if status == 404:
             raise NotFound(message) from exc
-        if status >= 500:
+        if status >= 500 or status == 429:
+            # 429: the agent's per-client connection limit; busy, not a refusal of the call.
             raise NomadUnavailable(message) from exc
         raise InvalidInput(message) from exc
     except httpx.HTTPError as exc:
         raise NomadUnavailable(f"nomad: {what}: {exc!r}") from exc
+
+
+def _busy(method: str, response: httpx.Response, attempt: int) -> bool:
+    """A read the agent turned away for too many connections (429), worth another try."""
+    return method == "GET" and response.status_code == 429 and attempt < _RETRIES - 1
 
 
 def is_terminal(alloc: dict[str, Any]) -> bool:
@@ -64,6 +70,8 @@ class NomadApi:
             base_url=settings.address.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(60.0, connect=5.0),
+            # Below the agent's per-address limit: blocking queries hold theirs for seconds.
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
         self._params = {"namespace": settings.namespace, "region": settings.region}
 
@@ -73,7 +81,11 @@ class NomadApi:
     async def _json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         params = {**self._params, **kwargs.pop("params", {})}
         with map_nomad_errors(what):
-            response = await self._client.request(method, path, params=params, **kwargs)
+            for attempt in range(_RETRIES):
+                response = await self._client.request(method, path, params=params, **kwargs)
+                if not _busy(method, response, attempt):
+                    break
+                await asyncio.sleep(0.1 * (attempt + 1))
             response.raise_for_status()
             return response.json() if response.content else None
 
@@ -83,7 +95,9 @@ class NomadApi:
             for attempt in range(_RETRIES):
                 try:
                     response = await self._client.get(path, params=params, timeout=90.0)
-                    break
+                    if not _busy("GET", response, attempt):
+                        break
+                    await asyncio.sleep(0.1 * (attempt + 1))
                 except (httpx.RemoteProtocolError, httpx.ConnectError):
                     # A pooled keep-alive connection Nomad had just closed: a GET is safe to
                     # repeat; a Nomad that stays away ends as NomadUnavailable.

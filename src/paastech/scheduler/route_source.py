@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from paastech.db.tables import Domain
-from paastech.errors import BackendError, PaasTechError
+from paastech.errors import PaasTechError
 from paastech.scheduler.nomad import NomadApi
 from paastech.scheduler.routes import RouteDef, Target, build_routes, route_problem
 from paastech.settings import Settings
@@ -54,6 +54,7 @@ _PENDING_FOR_SECONDS = 60.0
 """How long an instance counts as pending (past it, a failing instance waits for the full
 refresh like every other: one that never passes costs no more than a healthy one)."""
 _PENDING_MAX = 32
+_PENDING_CONCURRENCY = 4
 
 TargetHook = Callable[[], Awaitable[list[Target]]]
 #: Nomad's targets in, the routed ones out (sleeping projects pointed at the activator).
@@ -189,7 +190,7 @@ class RouteSource:
     async def _refresh_quietly(self, *, cached_registrations: bool = False) -> None:
         try:
             await self.refresh(cached_registrations=cached_registrations)
-        except BackendError as exc:
+        except PaasTechError as exc:  # whatever Nomad answered, the last table stays
             if exc.message != self._problem:
                 log.warning("route table kept as it was: %s", exc.message)
             self._problem = exc.message
@@ -203,7 +204,7 @@ class RouteSource:
         while True:
             try:
                 _, new_index = await self._nomad.watch_services(index)
-            except BackendError:
+            except PaasTechError:
                 await asyncio.sleep(self._interval)
                 continue
             if new_index != index:
@@ -212,17 +213,21 @@ class RouteSource:
                 self._changed.set()
 
     async def _watch_pending(self) -> None:
+        gate = asyncio.Semaphore(_PENDING_CONCURRENCY)
+
+        async def checks(alloc: str) -> dict[str, dict[str, Any]]:
+            async with gate:
+                return await self._nomad.allocation_checks(alloc)
+
         while True:
             await asyncio.sleep(_PENDING_SECONDS)
             pending = list(self._pending.items())[:_PENDING_MAX]
             if not pending or self._changed.is_set():
                 continue
             try:
-                results = await asyncio.gather(
-                    *(self._nomad.allocation_checks(alloc) for alloc, _ in pending)
-                )
-            except BackendError:
-                continue
+                results = await asyncio.gather(*(checks(alloc) for alloc, _ in pending))
+            except PaasTechError:
+                continue  # the full refresh reads them again and says what is wrong
             names = [name for _, name in pending]
             if any(healthy(n, c) for n, c in zip(names, results, strict=True)):
                 self._changed.set()

@@ -8,11 +8,12 @@ import contextlib
 import time
 from typing import Any, cast
 
+import httpx
 import pytest
 from fakes import FakeDomains, FakeNomadServices
 
 from paastech.errors import NomadUnavailable
-from paastech.scheduler.nomad import NomadApi
+from paastech.scheduler.nomad import NomadApi, map_nomad_errors
 from paastech.scheduler.route_source import RouteSource
 from paastech.scheduler.routes import RouteDef, route_problem
 from paastech.settings import load_settings
@@ -199,3 +200,36 @@ async def test_the_periodic_refresh_rereads_checks_but_not_unchanged_registratio
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def test_a_busy_agent_is_unavailability_not_a_refusal() -> None:
+    """Nomad's 429 (too many connections from one address) is retried like a 5xx, never
+    taken for a refused call that would end a loop."""
+    request = httpx.Request("GET", "http://127.0.0.1:4646/v1/services")
+    response = httpx.Response(429, text="Your IP is issuing too many concurrent connections")
+    with pytest.raises(NomadUnavailable), map_nomad_errors("list services"):
+        raise httpx.HTTPStatusError("429", request=request, response=response)
+
+
+async def test_a_read_the_busy_agent_turned_away_is_tried_again() -> None:
+    """Two 429s then an answer: the read returns the answer; a write is never repeated."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if request.method == "GET" and len(seen) <= 2:
+            return httpx.Response(429, text="too many concurrent connections")
+        if request.method == "POST":
+            return httpx.Response(429, text="too many concurrent connections")
+        return httpx.Response(200, json={"ID": "paastech-shop"})
+
+    settings = load_settings({}).nomad
+    client = httpx.AsyncClient(
+        base_url="http://127.0.0.1:4646", transport=httpx.MockTransport(answer)
+    )
+    nomad = NomadApi(settings, client=client)
+    assert (await nomad.job("paastech-shop"))["ID"] == "paastech-shop"
+    assert seen == ["GET", "GET", "GET"]
+    with pytest.raises(NomadUnavailable):
+        await nomad.register_job({"ID": "paastech-shop"})
+    assert seen.count("POST") == 1
