@@ -12,8 +12,10 @@ What the task does, in order, printing as it goes: download the tree from the on
 source URL, ``docker build`` it (``--network host`` in the dev profile, the daemon's layer
 cache makes a code-only change cheap), ``docker push`` it, and print the digest and, last,
 its exit status on marker lines (:func:`markers`). The forge reads the end of the build
-from the log stream itself: Nomad's client reports a finished task to the servers only
-about a second later, which would double a warm rebuild.
+from the log itself: Nomad's client reports a finished task to the servers only about a
+second later, which would double a warm rebuild. And the script's last act is a POST to
+the build's one-time done URL, so the forge reads the rest of the log at once instead of
+when Nomad's followed log stream gets to it (see :mod:`paastech.forge.archive`).
 
 What the task gets: nothing of the forge's environment. ``raw_exec`` would hand the task
 the Nomad agent's whole environment, so the command is ``env -i`` with an explicit list
@@ -84,6 +86,7 @@ class BuildJob:
     driver: str = "raw_exec"
     docker_cli_image: str = "paastech/base"
     host_network: bool = True
+    done_url: str = ""
 
 
 def build_script(job: BuildJob) -> str:
@@ -91,12 +94,20 @@ def build_script(job: BuildJob) -> str:
     q = shlex.quote
     network = " --network host" if job.host_network else ""
     step, digest, done = markers(job.nonce)
+    # The last line, whatever happens: the forge need not wait for Nomad to notice. Then the
+    # nudge, silent and never failing the build (a restarted forge no longer knows the URL).
+    trap = f"trap 'echo \"{done}$?\"' EXIT"
+    if job.done_url:
+        trap = (
+            f"done_url={q(job.done_url)}\n"
+            f'trap \'status=$?; echo "{done}$status"; curl -s --max-time 5 -d "" -o /dev/null'
+            ' "$done_url" >/dev/null 2>&1 || true; exit $status\' EXIT'
+        )
     return "\n".join(
         [
             "set -eu",
             "exec 2>&1",  # one stream: the pusher reads errors where they happened
-            # The last line, whatever happens: the forge need not wait for Nomad to notice.
-            f"trap 'echo \"{done}$?\"' EXIT",
+            trap,
             'cd "$TASK_DIR"',
             f"echo {q(step + 'fetch')}",
             f"echo {q('Fetching the source of ' + job.commit_sha[:12])}",
