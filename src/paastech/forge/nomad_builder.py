@@ -66,9 +66,10 @@ _TAIL = 40
 _STOP_WAIT_SECONDS = 30.0
 # After the done URL's POST the exit line may still be on its way through Nomad's log
 # collector into the file: a few quick re-reads, then back to following.
-# Nomad's log collector writes to the file every 100 ms, so this covers two of its flushes.
-_DONE_READS = 9
-_DONE_READ_GAP = 0.025
+# Nomad's log collector writes to the file every 100 ms, so this covers two of its flushes
+# (about 10 ms a read, so ~12 reads); then the followed stream takes over again.
+_DONE_READS = 12
+_DONE_READ_GAP = 0.015
 _MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
