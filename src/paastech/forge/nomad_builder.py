@@ -451,6 +451,8 @@ class _LogReader:
         run = self.run
         while (line := await self.queue.get()) is not None:
             try:
+                if self.ended.is_set():
+                    continue  # the exit line is the script's last word (then filler)
                 await self.announce()
                 if line.startswith(step):
                     run.step = line.removeprefix(step).strip()

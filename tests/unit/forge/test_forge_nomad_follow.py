@@ -57,6 +57,7 @@ async def test_the_done_request_ends_the_follow_with_every_line_before_nomad_pas
     nomad.pass_on()
     task, seen, _ = await follow(nomad, signals)
     nomad.write(f"Step 2/2 : COPY . /app\n{STEP}push\n{DIGEST}sha256:abc\n{EXIT}0\n")
+    nomad.write(" " * 65536)  # the script's filler, its newline still in Nomad's buffer
     signals.done.set()  # the followed stream never passes these lines on
     run = await asyncio.wait_for(task, 2)
     assert seen[-2:] == ["Step 1/2 : FROM base", "Step 2/2 : COPY . /app"]
