@@ -15,7 +15,10 @@ hear that the task ended about a second after it did, so the end is read from th
 Nomad's followed log stream passes new bytes on up to ~450 ms late (it looks for them every
 250 ms and sends them in 200 ms batches): the job's running is noticed from its source
 download instead, and its end from its POST to the done URL, after which the rest of the
-log is read at once, without ``follow`` (Nomad answers that from the file straight away).
+log is read at once, without ``follow`` (Nomad answers that from the file straight away;
+the script's filler line has made Nomad's log collector write the last lines there, see
+:data:`paastech.forge.build_job.FLUSH_FILLER`). What remains is the task's own work: the
+``docker build`` (as fast as a plain one) and the ``docker push`` (100-150 ms).
 
 :meth:`NomadBuilder.follow` is also what a restarted forge uses to reattach to a build
 job it had started (:mod:`paastech.forge.recovery`).
@@ -65,9 +68,9 @@ Mark = Callable[..., Awaitable[None]]
 _TAIL = 40
 _STOP_WAIT_SECONDS = 30.0
 # After the done URL's POST the exit line may still be on its way through Nomad's log
-# collector into the file: a few quick re-reads, then back to following.
-# Nomad's log collector writes to the file every 100 ms, so this covers two of its flushes
-# (about 10 ms a read, so ~12 reads); then the followed stream takes over again.
+# collector into the file (the script's filler makes that quick; without it the collector
+# writes every 100 ms): re-reads covering two such periods (a read takes about 10 ms),
+# then the followed stream takes over again.
 _DONE_READS = 12
 _DONE_READ_GAP = 0.015
 _MANIFEST_TYPES = ", ".join(
@@ -369,6 +372,7 @@ class _LogReader:
         self._pumps: list[asyncio.Task[None]] = []
         self._consumer: asyncio.Task[None] | None = None
         self._announced: asyncio.Task[None] | None = None
+        self._reading: asyncio.Future[list[None]] | None = None
 
     def start(self) -> None:
         self._consumer = asyncio.create_task(self._consume())
@@ -412,7 +416,14 @@ class _LogReader:
         self._follow()
 
     async def _read_rest(self) -> None:
-        await asyncio.shield(asyncio.gather(*(self._read_once(s) for s in self.streams)))
+        # Shielded, so a cancelled caller leaves a read in flight: the next read waits for
+        # it rather than reading the same bytes a second time.
+        if self._reading is not None and not self._reading.done():
+            await asyncio.shield(self._reading)
+        self._reading = asyncio.ensure_future(
+            asyncio.gather(*(self._read_once(s) for s in self.streams))
+        )
+        await asyncio.shield(self._reading)
 
     async def _read_once(self, stream: _Stream) -> None:
         with contextlib.suppress(PaasTechError, httpx.HTTPError):
