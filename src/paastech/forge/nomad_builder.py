@@ -18,7 +18,8 @@ download instead, and its end from its POST to the done URL, after which the res
 log is read at once, without ``follow`` (Nomad answers that from the file straight away;
 the script's filler line has made Nomad's log collector write the last lines there, see
 :data:`paastech.forge.build_job.FLUSH_FILLER`). What remains is the task's own work: the
-``docker build`` (as fast as a plain one) and the ``docker push`` (100-150 ms).
+``docker build`` (the same work as a plain one, if 10-20 % slower beside Nomad and the
+forge on a two-core dev host) and the ``docker push`` (100-150 ms).
 
 :meth:`NomadBuilder.follow` is also what a restarted forge uses to reattach to a build
 job it had started (:mod:`paastech.forge.recovery`).
