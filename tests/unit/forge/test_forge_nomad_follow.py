@@ -10,7 +10,8 @@ from fakes import LateLogNomad, RecordedMarks
 
 from paastech.forge.archive import ArchiveServer
 from paastech.forge.build_job import markers
-from paastech.forge.nomad_builder import JobRun, JobSignals, NomadBuilder, RegistryAccess
+from paastech.forge.job_log import JobRun, JobSignals
+from paastech.forge.nomad_builder import NomadBuilder, RegistryAccess
 from paastech.settings import BuildSettings, NomadSettings
 
 NONCE = "n0nce"
