@@ -2,18 +2,21 @@
 tests only; the database under the gateway stays real).
 
 ``RecordingScheduler`` stands in for a *reachable* scheduler's reads (instances, logs) where
-a test needs one: it records calls and answers fixed data.
+a test needs one: it records calls and answers fixed data. ``FakeNomadScaling`` and
+``FakeSleepRows`` stand in for Nomad's scale API and the sleep path's rows in the unit tests
+of waking and sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from paastech.errors import DatabaseUnavailable, NomadUnavailable
+from paastech.errors import DatabaseUnavailable, InvalidInput, NomadUnavailable
 from paastech.services import Instance, LogLine
 
 
@@ -52,6 +55,8 @@ class FakeNomadServices:
     checks: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
     down: bool = False
     index: int = 1
+    reads: int = 0
+    """``service`` calls made (registrations read)."""
 
     def _up(self) -> None:
         if self.down:
@@ -62,11 +67,18 @@ class FakeNomadServices:
         return sorted(self.registrations)
 
     async def watch_services(self, index: int = 0) -> tuple[list[str], int]:
+        """Like a blocking query: with an ``index``, returns once ``add`` moved past it (or a
+        few seconds passed)."""
         self._up()
+        for _ in range(100):
+            if not index or self.index > index:
+                break
+            await asyncio.sleep(0.05)
         return sorted(self.registrations), self.index
 
     async def service(self, name: str) -> list[dict[str, object]]:
         self._up()
+        self.reads += 1
         return list(self.registrations.get(name, []))
 
     async def allocation_checks(self, alloc_id: str) -> dict[str, dict[str, object]]:
@@ -228,3 +240,116 @@ class RecordedMarks:
 
     async def __call__(self, build_id: UUID, **values: object) -> None:
         self.marks.append(values)
+
+
+class FakeNomadScaling:
+    """The part of Nomad that waking and sleeping use: one ``web`` group whose count the
+    scale API sets. A scale up places one allocation per missing instance, at ``port``; the
+    first ``refusals`` scale calls answer as Nomad does during a deployment (400)."""
+
+    port: int = 0
+    count: int = 0
+    refusals: int = 0
+    scales: list[int] = field(default_factory=list)
+    allocs: list[dict[str, object]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    index: int = 1
+
+    def job_doc(self) -> dict[str, object]:
+        return {
+            "ID": "paastech-app",
+            "Meta": {"paastech.release": "3"},
+            "TaskGroups": [{"Name": "web", "Count": self.count}],
+        }
+
+    async def job(self, job_id: str) -> dict[str, object]:
+        return self.job_doc()
+
+    async def scale(self, job_id: str, group: str, count: int, message: str) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise InvalidInput("scale refused: job scaling blocked due to active deployment")
+        self.scales.append(count)
+        self.count = count
+        live = [a for a in self.allocs if a["DesiredStatus"] == "run"]
+        for alloc in live[count:]:
+            alloc["DesiredStatus"] = "stop"
+            alloc["ClientStatus"] = "complete"
+        for n in range(len(live), count):
+            self.allocs.append(self._alloc(f"alloc-{len(self.allocs) + 1}-{n}"))
+        self.index += 1
+        self.changed.set()
+
+    def _alloc(self, alloc_id: str) -> dict[str, object]:
+        now_ns = time.time_ns()
+        return {
+            "ID": alloc_id,
+            "DesiredStatus": "run",
+            "ClientStatus": "running",
+            "CreateIndex": self.index,
+            "CreateTime": now_ns,
+            "AllocatedResources": {
+                "Shared": {"Ports": [{"Label": "http", "Value": self.port, "HostIP": "127.0.0.1"}]}
+            },
+            "TaskStates": {
+                "app": {
+                    "Events": [
+                        {"Type": "Received", "Time": now_ns},
+                        {"Type": "Task Setup", "Time": now_ns + 1_000_000},
+                        {"Type": "Started", "Time": now_ns + 2_000_000},
+                    ]
+                }
+            },
+        }
+
+    async def job_allocations(self, job_id: str, index: int = 0) -> tuple[list[object], int]:
+        while index and index >= self.index:
+            self.changed.clear()
+            await self.changed.wait()
+        return [dict(a) for a in self.allocs], self.index
+
+    async def allocation(self, alloc_id: str, index: int = 0) -> tuple[dict[str, object], int]:
+        found = next(a for a in self.allocs if a["ID"] == alloc_id)
+        return dict(found), self.index
+
+
+@dataclass
+class FakeSleepRows:
+    """``SleepRows`` in memory: the projects that may sleep, and every write made."""
+
+    projects: list[dict[str, object]] = field(default_factory=list)
+    writes: list[tuple[str, object]] = field(default_factory=list)
+    cold_starts: list[tuple[object, int]] = field(default_factory=list)
+
+    def add(self, name: str, kind: str = "function", idle_timeout: int = 10) -> UUID:
+        project_id = uuid4()
+        self.projects.append(
+            {
+                "id": project_id,
+                "name": name,
+                "kind": kind,
+                "scale_to_zero": True,
+                "asleep": False,
+                "idle_timeout": idle_timeout,
+                "instances": 1,
+            }
+        )
+        return project_id
+
+    async def sleepers(self) -> list[dict[str, object]]:
+        return [dict(p) for p in self.projects]
+
+    async def sleepable(self) -> set[UUID]:
+        return {p["id"] for p in self.projects if not p["asleep"]}  # type: ignore[misc]
+
+    async def mark_asleep(self, project_id: UUID, asleep: bool) -> None:
+        self.writes.append(("asleep" if asleep else "awake", project_id))
+        for p in self.projects:
+            if p["id"] == project_id:
+                p["asleep"] = asleep
+
+    async def count(self, project_id: UUID, new: int, last: float) -> None:
+        self.writes.append(("count", new))
+
+    async def record_cold_start(self, project_id: UUID, wake: object, total_ms: int) -> None:
+        self.cold_starts.append((wake, total_ms))

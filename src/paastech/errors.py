@@ -15,7 +15,8 @@
         │   ├── DatabaseUnavailable
         │   └── ProvisionError   a real component could not be installed or started
         ├── GitError
-        └── BuildFailed
+        ├── BuildFailed
+        └── WakeFailed           a sleeping app did not answer within the hold time
 
 Edges: the gateway renders RFC 9457 problem+json (``gateway/errors.py``), the forge a
 ``!``-prefixed line and a non-zero exit, the CLI a one-line message and an exit code.
@@ -102,3 +103,7 @@ class GitError(BackendError):
 
 class BuildFailed(BackendError):
     title = "build failed"
+
+
+class WakeFailed(BackendError):
+    title = "wake failed"

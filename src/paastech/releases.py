@@ -169,6 +169,13 @@ async def create_release(
             created_at=stamp,
         )
     ).run()
+    # A new release deploys with the project's instances: a sleeping project wakes for it
+    # (the idler puts it back to sleep after its idle timeout).
+    await (
+        Project.update({Project.asleep: False, Project.asleep_since: None})
+        .where(Project.id == project["id"])
+        .run()
+    )
     await notify(EVENTS_CHANNEL, f"{project['id']}:{version}")
     await notify(RECONCILE_CHANNEL, str(project["id"]))
     return version

@@ -160,7 +160,9 @@ class FabioSettings(_Section, frozen=True):
     route_feed_secret_file: Annotated[
         str, Meta(description="File holding that secret; generated in dev when missing.")
     ] = ""
-    poll_interval: Annotated[str, Meta(description="How often Fabio polls the feed.")] = "1s"
+    poll_interval: Annotated[
+        str, Meta(description="How often Fabio polls the feed (a new instance waits for it).")
+    ] = "250ms"
     feed_timeout: Annotated[str, Meta(description="Fabio's timeout for one poll.")] = "1s"
     route_refresh_seconds: Annotated[
         float,
@@ -226,6 +228,17 @@ class SchedulerSettings(_Section, frozen=True):
     sweep_seconds: Annotated[
         float, Meta(gt=0, description="How often every project is reconciled without a NOTIFY.")
     ] = 10.0
+    activator_host: Annotated[
+        str, Meta(description="Bind address of the activator (Fabio routes sleeping apps there).")
+    ] = "127.0.0.1"
+    activator_port: Annotated[int, Meta(ge=0, le=65535, description="Activator port.")] = 8002
+    hold_seconds: Annotated[
+        float,
+        Meta(gt=0, description="Longest a request waits for a wake before 503 + Retry-After."),
+    ] = 30.0
+    idle_check_seconds: Annotated[
+        float, Meta(gt=0, description="How often the idler reads awake projects' activity.")
+    ] = 1.0
 
 
 class UiSettings(_Section, frozen=True):

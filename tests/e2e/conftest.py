@@ -1,4 +1,8 @@
-"""Fixtures of the end-to-end suite: one platform per session, users with empty HOMEs."""
+"""Fixtures of the end-to-end suite: one platform for the package, users with empty HOMEs.
+
+The platform and its database last as long as ``tests/e2e`` does, not the whole session: its
+projects (twenty functions among them) are removed from Nomad when the package ends, so the
+suites after it find the node's CPU and memory free for their own jobs."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth
 from components import require as fail_missing
-from e2e_harness import Platform, Require, Stack, User, start_platform
+from e2e_harness import Platform, Require, Stack, User, start_platform, user_factory
 
 from paastech.infra.postgres import password_file
 from paastech.settings import DbSettings
@@ -24,7 +28,7 @@ def require() -> Require:
     return fail_missing
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_db(pg_server: DbSettings) -> Iterator[DbSettings]:
     """A database of the platform's own (``paastech-server migrate`` fills it): the other
     suites' rows are never the platform's to deploy, and it is dropped at the end."""
@@ -42,7 +46,7 @@ def e2e_db(pg_server: DbSettings) -> Iterator[DbSettings]:
     asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(
     e2e_db: DbSettings,
     state_dir: Path,
@@ -66,12 +70,7 @@ def platform(
     stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def new_user(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], User]:
     """Make a user with an empty HOME (not signed up yet)."""
-
-    def make(label: str) -> User:
-        home = tmp_path_factory.mktemp(f"home-{label}")
-        return User(platform, home, f"{label}-{uuid.uuid4().hex[:6]}@example.com")
-
-    return make
+    return user_factory(platform, tmp_path_factory)

@@ -141,7 +141,7 @@ def start_platform(
     state_dir = work / "state"
     state_dir.mkdir()
     gateway_port, forge_port, feed_port = _free_port(), _free_port(), _free_port()
-    proxy_port, ui_port = _free_port(), _free_port()
+    proxy_port, ui_port, activator_port = _free_port(), _free_port(), _free_port()
     feed_secret = secrets.token_urlsafe(16)
     fabio_settings = msgspec.structs.replace(
         load_settings({}).fabio,
@@ -182,6 +182,7 @@ def start_platform(
         "PAASTECH_REGISTRY__USERNAME": stack.registry.username,
         "PAASTECH_REGISTRY__PASSWORD": stack.registry.password,
         "PAASTECH_SCHEDULER__SWEEP_SECONDS": "3",
+        "PAASTECH_SCHEDULER__ACTIVATOR_PORT": str(activator_port),
         "PAASTECH_SECRETS__ENV_KEY": Fernet.generate_key().decode(),
         "PYTHONUNBUFFERED": "1",
     }
@@ -403,6 +404,18 @@ class User:
 
 
 @dataclass(frozen=True)
+def user_factory(
+    platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], User]:
+    """Make users with an empty HOME (not signed up yet), each with an email of its own."""
+
+    def make(label: str) -> User:
+        home = tmp_path_factory.mktemp(f"home-{label}")
+        return User(platform, home, f"{label}-{uuid.uuid4().hex[:6]}@example.com")
+
+    return make
+
+
 class Onboarded:
     """A user who signed up, logged in and added an SSH key, with what each step printed."""
 

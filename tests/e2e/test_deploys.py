@@ -281,6 +281,31 @@ def test_a_killed_container_is_restarted_and_the_route_recovers(
     assert platform.via_fabio(app.name).json()["content"] == "alive"
 
 
+def test_a_job_removed_behind_the_platforms_back_is_registered_again(
+    make_app: Callable[[str], App], platform: Platform
+) -> None:
+    """An operator purges the app's job in Nomad and scales nothing: the scheduler's sweep
+    (which skips projects that did not change) notices the job is gone, registers the live
+    release again, and the app answers through Fabio with its content."""
+    app = make_app("regone")
+    assert app.push("still here").returncode == 0
+    nomad = httpx.Client(
+        base_url=platform.stack.nomad.address, headers=platform.stack.nomad.headers
+    )
+    time.sleep(7)  # two sweeps have seen the project unchanged: the next one would skip it
+    job = f"/v1/job/paastech-{app.name}"
+    first = nomad.get(job).json()["CreateIndex"]
+    nomad.delete(job, params={"purge": "true"}).raise_for_status()
+    eventually(
+        lambda: nomad.get(job).status_code == 200 and nomad.get(job).json()["CreateIndex"] > first,
+        "the job is registered again",
+        timeout=30,
+    )
+    eventually(lambda: platform.via_fabio(app.name).status_code == 200, "the app is back", 60)
+    assert platform.via_fabio(app.name).json()["content"] == "still here"
+    assert live_release(app) == 1
+
+
 def test_a_scheduler_killed_mid_deploy_ends_the_release_live_after_restart(
     make_app: Callable[[str], App], platform: Platform
 ) -> None:

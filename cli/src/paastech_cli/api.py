@@ -28,6 +28,7 @@ from paastech_cli.schemas import (
     Account,
     AuditEvent,
     Build,
+    ColdStart,
     Domain,
     Env,
     Instance,
@@ -295,6 +296,11 @@ class GatewayClient:
     async def list_releases(self, project: str) -> list[Release]:
         response = await self._send("GET", f"/api/v1/projects/{_seg(project)}/releases")
         return self._decode_list(response, Release)
+
+    async def cold_starts(self, project: str) -> list[ColdStart]:
+        """The project's latest wakes, newest first."""
+        response = await self._send("GET", f"/api/v1/projects/{_seg(project)}/cold-starts")
+        return self._decode_list(response, ColdStart)
 
     async def rollback(self, project: str, version: int) -> Release | None:
         """Run release ``version`` again as a new release; returns it when the gateway does."""

@@ -13,7 +13,7 @@ from rich.markup import escape
 from paastech_cli.builds import resolve_build
 from paastech_cli.output import say
 from paastech_cli.runtime import JsonFlag, Target, current
-from paastech_cli.schemas import LogLine
+from paastech_cli.schemas import ColdStart, LogLine
 
 _STREAM_STYLE = {"stderr": "red"}
 
@@ -25,6 +25,24 @@ def format_line(entry: LogLine) -> str:
     return f"[dim]{ts}[/] [{style}]{escape(entry.instance[:8])}[/] {escape(entry.line)}"
 
 
+def format_cold_start(wake: ColdStart) -> str:
+    """``2026-…Z cold start 812 ms (v3, 20 requests): placed 120 ms, image ready …``."""
+    ts = wake.created_at.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    phases = [
+        ("placed", wake.placed_ms),
+        ("image ready", wake.image_ready_ms),
+        ("task started", wake.started_ms),
+        ("first healthy answer", wake.first_answer_ms),
+    ]
+    parts = ", ".join(f"{label} {ms} ms" for label, ms in phases if ms is not None)
+    release = f"v{wake.release}, " if wake.release is not None else ""
+    held = "request" if wake.requests == 1 else "requests"
+    return (
+        f"[dim]{ts.replace('+00:00', 'Z')}[/] cold start {wake.total_ms} ms "
+        f"({release}{wake.requests} {held} held): {parts}"
+    )
+
+
 async def logs(
     *,
     follow: Annotated[
@@ -32,6 +50,7 @@ async def logs(
     ] = False,
     lines: Annotated[int, Parameter(name=["--lines", "-n"])] = 100,
     build: Annotated[str | None, Parameter(show_default=False)] = None,
+    cold_starts: Annotated[bool, Parameter(negative="", show_default=False)] = False,
     json: JsonFlag = False,
     target: Target = Target(),
 ) -> None:
@@ -55,6 +74,8 @@ async def logs(
     build
         Show this build's log instead of the runtime logs: its ID from `paastech builds`, or
         the first characters of it (enough to be unambiguous).
+    cold_starts
+        Show the latest wakes of a scale-to-zero app and where each one's time went.
     """
     rt = current()
     if follow:
@@ -62,6 +83,10 @@ async def logs(
     name = target.name()
     async with target.client() as gw:
         # aclosing: an interrupt or a closed pipe ends the stream here, not at loop shutdown.
+        if cold_starts:
+            for wake in await gw.cold_starts(name):
+                _write(msgspec.json.encode(wake)) if json else say(format_cold_start(wake))
+            return
         if build is not None:
             build_id = await resolve_build(gw, name, build)
             async with aclosing(gw.build_log(name, build_id, follow=follow)) as texts:

@@ -28,6 +28,8 @@ def _show(project: Project) -> None:
         ("Memory (MB)", project.memory),
         ("Scale to zero", project.scale_to_zero),
         ("Idle timeout (s)", project.idle_timeout),
+        ("Asleep", project.asleep),
+        ("Invocations", project.invocations),
         ("Created", project.created_at),
     ]
     table(("Field", "Value"), ((f"{label}:", value) for label, value in rows), header=False)

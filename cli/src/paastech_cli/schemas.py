@@ -92,6 +92,21 @@ class Project(Schema):
     memory: int | None = None
     idle_timeout: int | None = None
     scale_to_zero: bool | None = None
+    asleep: bool | None = None
+    invocations: int | None = None
+
+
+class ColdStart(Schema):
+    """One wake of a sleeping project: ms from its first request to each phase."""
+
+    created_at: dt.datetime
+    release: int | None = None
+    requests: int = 1
+    placed_ms: int | None = None
+    image_ready_ms: int | None = None
+    started_ms: int | None = None
+    first_answer_ms: int | None = None
+    total_ms: int | None = None
 
 
 class Env(Schema):

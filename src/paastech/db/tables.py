@@ -11,6 +11,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSONB,
     UUID,
+    BigInt,
     BigSerial,
     Boolean,
     ForeignKey,
@@ -64,6 +65,11 @@ class Project(Table, tablename="projects"):
     memory = Integer(default=256)
     idle_timeout = Integer(default=300)
     scale_to_zero = Boolean(default=False)
+    asleep = Boolean(default=False)
+    """Scaled to zero by the idler: the reconciler applies 0 instances while it is set."""
+    invocations = BigInt(default=0)
+    last_request_at = Timestamptz(null=True, default=None)
+    asleep_since = Timestamptz(null=True, default=None)
     status = Varchar(length=20, default="created")
     current_release = Integer(null=True, default=None)
     created_at = Timestamptz()
@@ -149,6 +155,8 @@ class ColdStart(Table, tablename="cold_starts"):
     id = UUID(primary_key=True)
     project = ForeignKey(Project, on_delete=OnDelete.cascade)
     release_version = Integer(null=True, default=None)
+    held_ms = Integer(null=True, default=None)
+    requests = Integer(default=1)
     placed_ms = Integer(null=True, default=None)
     image_ready_ms = Integer(null=True, default=None)
     started_ms = Integer(null=True, default=None)

@@ -36,9 +36,9 @@ from uuid import UUID, uuid4
 import asyncpg
 from piccolo.columns import Column
 
-from paastech.db.tables import Build
+from paastech.db.tables import Build, Project
 from paastech.errors import BuildFailed, GitError
-from paastech.forge.detect import BuildPlan, SourceTree, detect
+from paastech.forge.detect import BuildPlan, DetectionError, Kind, SourceTree, detect
 from paastech.forge.progress import Progress, short_sha
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,7 @@ async def run_build(
             await progress.info(f"build #{number}")
             tree = await asyncio.to_thread(read_tree, repo_path, commit_sha)
             plan = detect(tree)
+            await _kinds_agree(project_id, plan)
             await _mark(build_id, plan=plan.record())
             await progress.step(f"{plan.description} detected")
             request = BuildRequest(
@@ -244,6 +245,22 @@ async def run_build(
         finished_at=_now(),
     )
     return BuildOutcome(number=number, status="succeeded", build_id=build_id)
+
+
+async def _kinds_agree(project_id: UUID, plan: BuildPlan) -> None:
+    """The project's kind and what its ``paastech.toml`` says must be the same.
+
+    Raises:
+        DetectionError: They differ (the line names both and how to fix it).
+    """
+    row = await Project.select(Project.kind).where(Project.id == project_id).first().run()
+    wanted = str(row["kind"]) if row is not None else "container"
+    found = "function" if plan.kind == Kind.FUNCTION else "container"
+    if wanted != found:
+        raise DetectionError(
+            f"this project is a {wanted} but paastech.toml describes a {found}: set "
+            f'kind = "{wanted}" in paastech.toml, or create a {found} project for this code'
+        )
 
 
 async def _crashed(live: _LiveLog, build_id: UUID) -> None:

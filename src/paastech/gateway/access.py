@@ -14,7 +14,7 @@ from paastech.settings import Settings
 
 PROJECT_COLUMNS = (
     "id, name, kind, status, current_release, instances, cpu, memory, idle_timeout,"
-    " scale_to_zero, created_at, updated_at"
+    " scale_to_zero, asleep, invocations, created_at, updated_at"
 )
 
 _OWNED = f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1 AND client = $2"  # noqa: S608 - constant
@@ -90,6 +90,8 @@ def project_out(settings: Settings, row: Mapping[str, Any]) -> ProjectOut:
         memory=row["memory"],
         idle_timeout=row["idle_timeout"],
         scale_to_zero=row["scale_to_zero"],
+        asleep=row["asleep"],
+        invocations=row["invocations"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

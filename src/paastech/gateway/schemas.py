@@ -155,8 +155,25 @@ class ProjectOut(Output):
     memory: int
     idle_timeout: int
     scale_to_zero: bool
+    asleep: bool
+    """Scaled to zero by the idler; the next request wakes it."""
+    invocations: int
+    """Requests its instances answered (counted by the function shim, or the activator)."""
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class ColdStartOut(Output):
+    """One wake of a sleeping project: ms from its first request to each phase."""
+
+    created_at: dt.datetime
+    release: int | None
+    requests: int
+    placed_ms: int | None
+    image_ready_ms: int | None
+    started_ms: int | None
+    first_answer_ms: int | None
+    total_ms: int | None
 
 
 class ScaleBody(Input):

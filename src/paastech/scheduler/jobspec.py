@@ -46,6 +46,10 @@ class ReleaseSpec(msgspec.Struct, frozen=True, kw_only=True):
     health_path: str | None = "/"
     """HTTP path of the check, or ``None`` for a TCP check."""
     domains: tuple[str, ...] = ()
+    scale_to_zero: bool = False
+    """The idler may scale it to 0 (functions always may)."""
+    max_instances: int = 10
+    """Upper bound of the group's ``scaling`` block (the gateway's ``apps.max_instances``)."""
     apps_domain: str = "apps.localhost"
     profile: Profile = "dev"
     namespace: str = "default"
@@ -135,6 +139,15 @@ class Update(_N):
     canary: int = 0
 
 
+class Scaling(_N):
+    """Bounds of the scale API; ``Enabled = false``: no autoscaler acts on it."""
+
+    min: int
+    max: int
+    enabled: bool
+    type: str = "horizontal"
+
+
 class TaskGroup(_N):
     name: str
     count: int
@@ -144,6 +157,7 @@ class TaskGroup(_N):
     restart_policy: RestartPolicy
     reschedule_policy: ReschedulePolicy
     meta: dict[str, str] = msgspec.field(default_factory=dict)
+    scaling: Scaling | None = None
 
 
 class Job(_N):
@@ -227,7 +241,7 @@ def render(spec: ReleaseSpec) -> Job:
         env=env,
         resources=Resources(cpu=spec.cpu, memory_mb=spec.memory),
         log_config=LogConfig(max_files=3, max_file_size_mb=10),
-        # Deregistered first, stopped after: Fabio polls its feed every second or so.
+        # Deregistered first, stopped after: Fabio polls its feed (every 250 ms in dev).
         shutdown_delay=SHUTDOWN_DELAY,
     )
     group = TaskGroup(
@@ -250,6 +264,13 @@ def render(spec: ReleaseSpec) -> Job:
             unlimited=True,
         ),
         meta={"release": str(spec.version)},
+        # The idler scales a sleeping project to 0 and the activator back up, through the
+        # scale API; Nomad checks every count against these bounds.
+        scaling=(
+            Scaling(min=0, max=max(spec.max_instances, spec.instances), enabled=False)
+            if function or spec.scale_to_zero
+            else None
+        ),
     )
     return Job(
         id=job_id(spec.project),

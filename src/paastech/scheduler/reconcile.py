@@ -11,7 +11,8 @@ call at any time, for any project, as often as a NOTIFY or the periodic sweep as
   then follows Nomad's deployment and writes ``live`` or ``failed``.
 - ``live`` but Nomad has no such job (a restarted ``-dev`` agent, a purge by hand) → the job
   is registered again, the release stays what it is.
-- The desired instance count is applied through the scale API when it differs.
+- The desired instance count (0 while the project sleeps, see
+  :mod:`~paastech.scheduler.scaling`) is applied through the scale API when it differs.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from paastech.db.tables import Domain, Project, Release
 from paastech.errors import InvalidInput
 from paastech.scheduler import jobspec
 from paastech.scheduler.nomad import NomadApi
+from paastech.scheduler.scaling import GROUP, ScaleGate, desired_count, group_count
 from paastech.settings import Settings
 
 log = logging.getLogger("paastech.scheduler.reconcile")
-
-GROUP = "web"
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,10 @@ class Reconciler:
         nomad: NomadApi,
         cipher: EnvCipher,
         follow: Callable[[dict[str, Any], dict[str, Any]], None],
+        gate: ScaleGate | None = None,
     ) -> None:
         """``follow(project, release)`` starts (at most one) follower of a deploying release."""
+        self.gate = gate if gate is not None else ScaleGate()
         self.settings = settings
         self.nomad = nomad
         self.cipher = cipher
@@ -104,7 +106,9 @@ class Reconciler:
             image=repository(release["image"]),
             digest=release["digest"],
             env=env,
-            instances=project["instances"],
+            instances=desired_count(project),
+            scale_to_zero=bool(config.get("scale_to_zero", project["scale_to_zero"])),
+            max_instances=self.settings.apps.max_instances,
             cpu=int(config.get("cpu", project["cpu"])),
             memory=int(config.get("memory", project["memory"])),
             health_path=plan.get("health_path") or "/",
@@ -177,14 +181,22 @@ class Reconciler:
         self._follow(project, release)
 
     async def _scale(self, project: dict[str, Any], job: dict[str, Any]) -> None:
-        groups = {g["Name"]: g for g in job.get("TaskGroups") or []}
-        current = int((groups.get(GROUP) or {}).get("Count", 0))
-        if current == project["instances"]:
+        if group_count(job) == desired_count(project):
             return
+        async with self.gate.lock(project["id"]):
+            # Read both again under the lock: a wake or a sleep may just have changed them.
+            fresh = await Project.select().where(Project.id == project["id"]).first().run()
+            current = await self.nomad.job_or_none(job["ID"])
+            if fresh is None or current is None:
+                return
+            want = desired_count(fresh)
+            if group_count(current) == want:
+                return
+            await self._apply_scale(fresh, current, want)
+
+    async def _apply_scale(self, project: dict[str, Any], job: dict[str, Any], want: int) -> None:
         try:
-            await self.nomad.scale(
-                job["ID"], GROUP, project["instances"], f"scale to {project['instances']}"
-            )
+            await self.nomad.scale(job["ID"], GROUP, want, f"scale to {want}")
         except InvalidInput as exc:
             # Nomad refuses a scale while a deployment runs; the next sweep tries again.
             log.info("scale of %s deferred: %s", project["name"], exc.message)

@@ -9,7 +9,10 @@ the services ``paastech-<project>`` (``jobspec.job_id``); each answers to
 :class:`RouteSource` keeps the table cached so ``GET /routes`` answers at once. Its
 :meth:`~RouteSource.run` refreshes it in the background: at once when a registration changes
 (a Nomad blocking query on ``/v1/services``), and every ``fabio.route_refresh_seconds``
-anyway, because a check turning red changes no registration. When Nomad cannot be read the
+anyway, because a check turning red changes no registration. An instance registered but not
+healthy yet (a new release's, or a woken one) is the one a push waits for: its checks alone
+are read every ``_PENDING_SECONDS`` for up to ``_PENDING_FOR_SECONDS``, and the table is
+rebuilt the moment they pass, rather than at the next full refresh. When Nomad cannot be read the
 last table stays: the instances it names are most likely still serving, and an empty table
 would take every app offline over a blip of the control plane.
 
@@ -17,8 +20,9 @@ Every entry is validated (:func:`~paastech.scheduler.routes.route_problem`) befo
 served, because one malformed entry makes Fabio reject the whole table.
 
 Extending: a project whose traffic must go elsewhere (the activator of a sleeping function)
-adds :class:`~paastech.scheduler.routes.Target` s through ``extra_targets``; they are routed
-and validated like Nomad's.
+adds :class:`~paastech.scheduler.routes.Target` s through ``extra_targets``, or replaces
+Nomad's through ``route_override`` (what :mod:`~paastech.scheduler.sleepers` does); they are
+routed and validated like Nomad's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -43,8 +48,16 @@ log = logging.getLogger("paastech.scheduler.routes")
 APP_PREFIX = "paastech-"
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _CONCURRENCY = 16
+_PENDING_SECONDS = 0.1
+"""How often the checks of an instance that is not healthy yet are read."""
+_PENDING_FOR_SECONDS = 60.0
+"""How long an instance counts as pending (past it, a failing instance waits for the full
+refresh like every other: one that never passes costs no more than a healthy one)."""
+_PENDING_MAX = 32
 
 TargetHook = Callable[[], Awaitable[list[Target]]]
+#: Nomad's targets in, the routed ones out (sleeping projects pointed at the activator).
+TargetOverride = Callable[[list[Target]], Awaitable[list[Target]]]
 
 
 class DomainSource(Protocol):
@@ -104,17 +117,26 @@ class RouteSource:
         *,
         domains: DomainSource | None = None,
         extra_targets: TargetHook | None = None,
+        route_override: TargetOverride | None = None,
     ) -> None:
         self._settings = settings
         self._nomad = nomad_api
         self._domains = domains if domains is not None else DatabaseDomains()
         self._extra = extra_targets
+        self._override = route_override
         self._proxy_port = _port_of(settings.fabio.proxy_addr)
         self._interval = settings.fabio.route_refresh_seconds
         self._table: list[RouteDef] = []
         self._custom: dict[str, list[str]] = {}
         self._changed = asyncio.Event()
         self._problem = ""
+        self._watched = 0
+        """The registrations' index the blocking query last returned."""
+        self._regs: list[dict[str, Any]] | None = None
+        self._regs_index = -1
+        self._pending: dict[str, str] = {}
+        """Allocation → the service it registered, for instances whose checks have not passed."""
+        self._first_seen: dict[str, float] = {}
 
     async def table(self) -> list[RouteDef]:
         """The latest table (what ``GET /routes`` serves); never waits for Nomad."""
@@ -122,23 +144,34 @@ class RouteSource:
 
     async def run(self) -> None:
         """Keep the table fresh until cancelled."""
-        watcher = asyncio.create_task(self._watch_registrations(), name="route-source-watch")
+        watchers = [
+            asyncio.create_task(self._watch_registrations(), name="route-source-watch"),
+            asyncio.create_task(self._watch_pending(), name="route-source-pending"),
+        ]
         try:
             while True:
                 self._changed.clear()
-                await self._refresh_quietly()
+                await self._refresh_quietly(cached_registrations=True)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=self._interval)
         finally:
-            watcher.cancel()
+            for watcher in watchers:
+                watcher.cancel()
 
-    async def refresh(self) -> list[RouteDef]:
+    async def refresh(self, *, cached_registrations: bool = False) -> list[RouteDef]:
         """Rebuild the table once from Nomad and the database, and cache it.
+
+        With ``cached_registrations`` (the background loop's periodic refresh) the service
+        registrations last read are reused while the blocking query says none changed; the
+        check results are always read again. A caller that just changed something (a
+        follower, a wake) reads everything.
 
         Raises:
             BackendError: Nomad could not be read (the cached table is unchanged).
         """
-        targets = await self._targets()
+        targets = await self._targets(cached_registrations)
+        if self._override is not None:
+            targets = await self._override(targets)
         if self._extra is not None:
             targets.extend(await self._extra())
         try:
@@ -153,9 +186,9 @@ class RouteSource:
 
     # -- inside ---------------------------------------------------------------------------
 
-    async def _refresh_quietly(self) -> None:
+    async def _refresh_quietly(self, *, cached_registrations: bool = False) -> None:
         try:
-            await self.refresh()
+            await self.refresh(cached_registrations=cached_registrations)
         except BackendError as exc:
             if exc.message != self._problem:
                 log.warning("route table kept as it was: %s", exc.message)
@@ -175,9 +208,46 @@ class RouteSource:
                 continue
             if new_index != index:
                 index = new_index
+                self._watched = new_index
                 self._changed.set()
 
-    async def _targets(self) -> list[Target]:
+    async def _watch_pending(self) -> None:
+        while True:
+            await asyncio.sleep(_PENDING_SECONDS)
+            pending = list(self._pending.items())[:_PENDING_MAX]
+            if not pending or self._changed.is_set():
+                continue
+            try:
+                results = await asyncio.gather(
+                    *(self._nomad.allocation_checks(alloc) for alloc, _ in pending)
+                )
+            except BackendError:
+                continue
+            names = [name for _, name in pending]
+            if any(healthy(n, c) for n, c in zip(names, results, strict=True)):
+                self._changed.set()
+
+    def _note_pending(self, regs: list[tuple[str, str, bool]]) -> None:
+        """Remember which registered instances are not healthy yet (and since when)."""
+        now = time.monotonic()
+        seen = {alloc for alloc, _, _ in regs}
+        self._first_seen = {a: t for a, t in self._first_seen.items() if a in seen}
+        pending: dict[str, str] = {}
+        for alloc, name, ok in regs:
+            first = self._first_seen.setdefault(alloc, now)
+            if not ok and now - first < _PENDING_FOR_SECONDS:
+                pending[alloc] = name
+        self._pending = pending
+
+    async def _registrations(self, cached: bool) -> list[dict[str, Any]]:
+        if (
+            cached
+            and self._regs is not None
+            and self._watched
+            and self._regs_index == self._watched
+        ):
+            return self._regs
+        seen = self._watched  # a change during the read moves it on: the next refresh reads
         names = [n for n in await self._nomad.services() if project_of(n) is not None]
         gate = asyncio.Semaphore(_CONCURRENCY)
 
@@ -186,7 +256,13 @@ class RouteSource:
                 return await self._nomad.service(name)
 
         found = await asyncio.gather(*(registrations(n) for n in names))
-        regs = [r for rs in found for r in rs]
+        self._regs = [r for rs in found for r in rs]
+        self._regs_index = seen
+        return self._regs
+
+    async def _targets(self, cached_registrations: bool = False) -> list[Target]:
+        regs = await self._registrations(cached_registrations)
+        gate = asyncio.Semaphore(_CONCURRENCY)
         allocs = sorted({str(r["AllocID"]) for r in regs})
 
         async def checks(alloc_id: str) -> dict[str, dict[str, Any]]:
@@ -195,19 +271,24 @@ class RouteSource:
 
         results = dict(zip(allocs, await asyncio.gather(*(checks(a) for a in allocs)), strict=True))
         targets: list[Target] = []
+        seen: list[tuple[str, str, bool]] = []
         for reg in regs:
             name = str(reg.get("ServiceName", ""))
             project = project_of(name)
             if project is None:
                 continue
+            alloc = str(reg["AllocID"])
+            ok = healthy(name, results[alloc])
+            seen.append((alloc, name, ok))
             targets.append(
                 Target(
                     project=project,
                     address=str(reg.get("Address", "")),
                     port=int(reg.get("Port") or 0),
-                    healthy=healthy(name, results[str(reg["AllocID"])]),
+                    healthy=ok,
                 )
             )
+        self._note_pending(seen)
         return targets
 
     def _hostnames(self, targets: Iterable[Target]) -> dict[str, list[str]]:

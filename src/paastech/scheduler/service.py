@@ -30,13 +30,18 @@ from paastech.crypto import EnvCipher
 from paastech.db.tables import Release
 from paastech.errors import InvalidSettings, PaasTechError
 from paastech.scheduler import jobspec
+from paastech.scheduler.activator import Activator
 from paastech.scheduler.feed import create_feed_app
 from paastech.scheduler.follow import DeploymentFollower
+from paastech.scheduler.idler import Idler
 from paastech.scheduler.nomad import NomadApi
 from paastech.scheduler.reconcile import Reconciler
 from paastech.scheduler.registry import RegistryApi
 from paastech.scheduler.route_source import RouteSource
 from paastech.scheduler.routes import RouteDef
+from paastech.scheduler.scaling import ScaleGate
+from paastech.scheduler.sleepers import Sleepers
+from paastech.scheduler.wake import Waker
 from paastech.settings import Settings
 
 log = logging.getLogger("paastech.scheduler")
@@ -98,6 +103,18 @@ class Supervisor:
                 await task
 
 
+_SWEEP_STATE = """
+SELECT p.id, p.name,
+       md5(concat_ws('|', p.instances, p.asleep, p.cpu, p.memory, p.scale_to_zero, p.kind,
+           (SELECT string_agg(r.version || ':' || r.status, ',' ORDER BY r.version)
+              FROM releases r WHERE r.project = p.id))) AS fingerprint,
+       EXISTS (SELECT 1 FROM releases r
+                WHERE r.project = p.id AND r.status IN ('pending', 'deploying')) AS moving
+  FROM projects p
+ WHERE EXISTS (SELECT 1 FROM releases r WHERE r.project = p.id)
+"""
+
+
 class ControlLoop:
     """The leader's work: reconcile on NOTIFY and on every sweep, run the outbox."""
 
@@ -106,6 +123,7 @@ class ControlLoop:
         settings: Settings,
         nomad: NomadApi,
         refresh_routes: Callable[[], Awaitable[object]] | None = None,
+        gate: ScaleGate | None = None,
     ) -> None:
         self.settings = settings
         self.nomad = nomad
@@ -114,10 +132,14 @@ class ControlLoop:
             nomad, seconds(settings.fabio.poll_interval) + 0.5, refresh_routes
         )
         self.reconciler = Reconciler(
-            settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow
+            settings, nomad, EnvCipher(settings.secrets.env_key), self.supervisor.follow, gate
         )
         self.registry = RegistryApi(settings.registry)
         self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self._swept: dict[UUID, tuple[Any, ...]] = {}
+        """What the last sweep saw of each project (skipped next time when still so)."""
+        self.leading = asyncio.Event()
+        """Set while this replica holds the leader lock (the idler acts only then)."""
 
     async def run(self) -> None:
         """Lead while the lock's connection lives; on losing it, start over."""
@@ -136,6 +158,8 @@ class ControlLoop:
             # Blocks until the leader (if any) is gone: its session's lock goes with it.
             await conn.execute("SELECT pg_advisory_lock($1)", LEADER_LOCK)
             log.info("leading the control loop")
+            self.leading.set()
+            self._swept = {}
 
             def wake(_c: object, _pid: int, _channel: str, payload: str) -> None:
                 self.queue.put_nowait(payload)
@@ -155,14 +179,36 @@ class ControlLoop:
                     await self._reconcile(UUID(payload))
                 await self.outbox()
         finally:
+            self.leading.clear()
             with contextlib.suppress(Exception):
                 await conn.close()
 
     async def sweep(self) -> None:
-        """Reconcile every project that has a release, then run the outbox."""
-        rows = await Release.raw("SELECT DISTINCT project FROM releases").run()
+        """Reconcile every project that has a release, then run the outbox.
+
+        A project whose wanted state (its row's fingerprint in PostgreSQL) and whose job in
+        Nomad (its ``JobModifyIndex`` in one list of the jobs) are both as the last sweep saw
+        them, with no release on its way, is skipped: nothing can have drifted. That keeps
+        fifty sleeping functions from costing fifty job reads every sweep. The first sweep
+        of a leader reconciles every project."""
+        rows = await Release.raw(_SWEEP_STATE).run()
+        try:
+            listed = await self.nomad.jobs(jobspec.job_id(""))
+        except PaasTechError as exc:
+            log.warning("sweep: jobs unreadable (%s); reconciling every project", exc.message)
+            jobs = None
+        else:
+            jobs = {str(j["ID"]): (j.get("JobModifyIndex"), bool(j.get("Stop"))) for j in listed}
+        swept: dict[UUID, tuple[Any, ...]] = {}
         for row in rows:
-            await self._reconcile(row["project"])
+            key = (row["fingerprint"], (jobs or {}).get(jobspec.job_id(row["name"])))
+            if jobs is not None and not row["moving"] and self._swept.get(row["id"]) == key:
+                swept[row["id"]] = key
+                continue
+            await self._reconcile(row["id"])
+            if jobs is not None:
+                swept[row["id"]] = key
+        self._swept = swept
         await self.outbox()
 
     async def _reconcile(self, project_id: UUID) -> None:
@@ -189,28 +235,49 @@ class ControlLoop:
 async def serve_feed(settings: Settings, table: Callable[[], Awaitable[list[RouteDef]]]) -> None:
     """Fabio's route feed on ``fabio.route_feed_host:route_feed_port`` until cancelled."""
     app = create_feed_app(settings.fabio, table)
+    await _serve(app, settings.fabio.route_feed_host, settings.fabio.route_feed_port)
+
+
+async def serve_activator(settings: Settings, app: Activator) -> None:
+    """The activator on ``scheduler.activator_host:activator_port`` until cancelled."""
+    await _serve(app, settings.scheduler.activator_host, settings.scheduler.activator_port)
+
+
+async def _serve(app: Any, host: str, port: int) -> None:
+    # uvicorn's listen backlog (2048) holds a burst of cold requests to the activator.
     config = uvicorn.Config(
-        app,
-        host=settings.fabio.route_feed_host,
-        port=settings.fabio.route_feed_port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
     )
-    server = uvicorn.Server(config)
-    await server.serve()
+    await uvicorn.Server(config).serve()
 
 
 async def main(settings: Settings) -> None:
-    """The scheduler process: the feed, the route source and the control loop."""
+    """The scheduler process: the feed, the route source, the control loop, the activator
+    and the idler."""
     nomad = NomadApi(settings.nomad)
+    scheduler = settings.scheduler
     async with db.connected(settings.db):
-        source = RouteSource(settings, nomad)
-        loop = ControlLoop(settings, nomad, source.refresh)
+        gate = ScaleGate()
+        sleepers = Sleepers(scheduler.activator_host, scheduler.activator_port)
+        source = RouteSource(settings, nomad, route_override=sleepers.route)
+        loop = ControlLoop(settings, nomad, source.refresh, gate)
+        waker = Waker(nomad, gate, scheduler.hold_seconds, source.refresh)
+        activator = Activator(sleepers, waker, settings.apps.domain, scheduler.hold_seconds)
+        idler = Idler(
+            nomad,
+            sleepers,
+            gate,
+            source.refresh,
+            interval=scheduler.idle_check_seconds,
+            route_delay=seconds(settings.fabio.poll_interval) + 0.5,
+            leading=loop.leading,
+        )
         async with asyncio.TaskGroup() as group:
             group.create_task(serve_feed(settings, source.table))
             group.create_task(source.run())
             group.create_task(loop.run())
+            group.create_task(serve_activator(settings, activator))
+            group.create_task(idler.run())
 
 
 def run(settings: Settings) -> None:

@@ -155,10 +155,16 @@ class Forge:
         ).save()
         return User(client_id=client.id, key=key, port=self.port, home=home)
 
-    async def project(self, owner: User, name: str) -> uuid.UUID:
+    async def project(self, owner: User, name: str, kind: str = "container") -> uuid.UUID:
+        """A project of ``owner`` (its kind must agree with a pushed paastech.toml)."""
         now = dt.datetime.now(dt.UTC)
         project = Project(
-            id=uuid.uuid4(), client=owner.client_id, name=name, created_at=now, updated_at=now
+            id=uuid.uuid4(),
+            client=owner.client_id,
+            name=name,
+            kind=kind,
+            created_at=now,
+            updated_at=now,
         )
         await project.save()
         self.repos.create(project.id)

@@ -35,7 +35,8 @@ async def test_each_example_is_detected_when_pushed(
     """Pushing an example reads its commit and names what will be built, then fails honestly."""
     user = await forge.user()
     name = f"ex-{example}"[:40]
-    project_id = await forge.project(user, name)
+    kind = "function" if example == "python-function" else "container"
+    project_id = await forge.project(user, name, kind)
     work = tmp_path / example
     await asyncio.to_thread(shutil.copytree, EXAMPLES / example, work)
     assert (await user.git("init", "-q", "-b", "main", cwd=work)).status == 0

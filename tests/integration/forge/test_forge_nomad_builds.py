@@ -79,7 +79,9 @@ async def test_each_example_builds_in_nomad_into_the_registry(
     run = await start_nomad_forge()
     user = await run.forge.user()
     name = example.replace("_", "-")
-    project_id = await run.forge.project(user, name)
+    project_id = await run.forge.project(
+        user, name, "function" if kind == "function" else "container"
+    )
     work = await new_worktree(user, tmp_path / "w", example_files(example))
 
     pushed = await push(user, name, work)

@@ -46,6 +46,14 @@ CASES = {
         instances=0,
         profile="production",
     ),
+    "container_scale_to_zero_dev": ReleaseSpec(
+        project="sleepy",
+        version=2,
+        image="127.0.0.1:5000/sleepy",
+        digest=DIGEST,
+        scale_to_zero=True,
+        max_instances=4,
+    ),
     "custom_domains_dev": ReleaseSpec(
         project="shop",
         version=7,

@@ -3,6 +3,9 @@ and a control-plane outage keeps the last table rather than taking every app off
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import Any, cast
 
 import pytest
@@ -137,3 +140,62 @@ def test_route_problem_lets_through_only_what_fabio_parses(
 ) -> None:
     """Each field Fabio parses is checked; anything doubtful is refused."""
     assert (route_problem(_route(**fields)) is None) is ok
+
+
+async def test_a_new_instance_is_routed_as_soon_as_its_check_passes() -> None:
+    """A push waits for its new instance: once registered, its checks are read often, so the
+    table has it well before the next full refresh (here a minute away)."""
+    nomad = FakeNomadServices()
+    rs = RouteSource(
+        load_settings({}, overrides={"fabio": {"route_refresh_seconds": 60}}),
+        cast(NomadApi, nomad),
+        domains=FakeDomains(),
+    )
+    nomad.add("shop", "a1", 20001)  # registered, no check result yet
+    task = asyncio.create_task(rs.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert await rs.table() == []
+        nomad.checks["a1"] = {"c": {"Service": "paastech-shop", "Status": "success"}}
+        passed = time.monotonic()
+        for _ in range(40):
+            if await rs.table():
+                break
+            await asyncio.sleep(0.05)
+        assert {r.dst for r in await rs.table()} == {"http://127.0.0.1:20001/"}
+        assert time.monotonic() - passed < 1.5
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_the_periodic_refresh_rereads_checks_but_not_unchanged_registrations() -> None:
+    """Every refresh sees a check turning red; the registrations are read again only when
+    Nomad's blocking query says they changed (a new instance is then routed)."""
+    nomad = FakeNomadServices()
+    nomad.add("shop", "a1", 20001, "success")
+    rs = RouteSource(
+        load_settings({}, overrides={"fabio": {"route_refresh_seconds": 0.05}}),
+        cast(NomadApi, nomad),
+        domains=FakeDomains(),
+    )
+    task = asyncio.create_task(rs.run())
+    try:
+        await asyncio.sleep(0.3)
+        reads = nomad.reads
+        nomad.checks["a1"] = {"c": {"Service": "paastech-shop", "Status": "failure"}}
+        await asyncio.sleep(0.3)
+        assert await rs.table() == []  # the red check is seen
+        assert nomad.reads == reads  # with no registration read
+        nomad.add("shop", "a2", 20002, "success")
+        for _ in range(40):
+            if await rs.table():
+                break
+            await asyncio.sleep(0.05)
+        assert {r.dst for r in await rs.table()} == {"http://127.0.0.1:20002/"}
+        assert nomad.reads > reads
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

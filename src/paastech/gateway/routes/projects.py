@@ -38,7 +38,8 @@ _RFC3339 = (
 )
 _LIST_SQL = (  # built from constants only: values are $n parameters
     "SELECT name, kind, format($2, name) AS git_url, format($3, name) AS url, status,"  # noqa: S608
-    " current_release, instances, cpu, memory, idle_timeout, scale_to_zero,"
+    " current_release, instances, cpu, memory, idle_timeout, scale_to_zero, asleep,"
+    " invocations,"
     f" {_RFC3339.format('created_at')}, {_RFC3339.format('updated_at')}"
     " FROM projects WHERE client = $1 ORDER BY name"
 )

@@ -80,8 +80,15 @@ async def overview(session: Session, project: Project) -> None:
         ui.code(f"{remote}\ngit push paastech main", language="bash").classes("w-full").mark(
             "git-remote"
         )
+        with ui.row().classes("gap-6").mark("sleep-state"):
+            ui.label(f"Kind: {project.kind}")
+            ui.label(f"Idle timeout: {project.idle_timeout} s")
+            ui.label("Asleep" if project.asleep else "Awake")
+            ui.label(f"Invocations: {project.invocations or 0}")
     _settings_card(session, project)
     await _instances_card(session, project.name)
+    if project.scale_to_zero:
+        await _cold_starts_card(session, project.name)
     _danger_card(session, project.name)
 
 
@@ -119,6 +126,37 @@ def _settings_card(session: Session, project: Project) -> None:
             )
 
         ui.button("Save", on_click=save).mark("save-settings")
+
+
+async def _cold_starts_card(session: Session, name: str) -> None:
+    with ui.card().classes("w-full"):
+        ui.label("Cold starts").classes("text-lg font-semibold")
+        found = await session.fetch(lambda gw: gw.cold_starts(name))
+        if not found:
+            ui.label("No wake yet.").classes("text-gray-600")
+            return
+        rows = [
+            {
+                "at": when(c.created_at),
+                "total": c.total_ms,
+                "placed": c.placed_ms,
+                "image": c.image_ready_ms,
+                "started": c.started_ms,
+                "healthy": c.first_answer_ms,
+                "requests": c.requests,
+            }
+            for c in found
+        ]
+        columns = [
+            ("at", "When"),
+            ("total", "Total (ms)"),
+            ("placed", "Placed"),
+            ("image", "Image ready"),
+            ("started", "Task started"),
+            ("healthy", "First healthy answer"),
+            ("requests", "Requests held"),
+        ]
+        table(columns, rows, key="at", marker="cold-starts")
 
 
 async def _instances_card(session: Session, name: str) -> None:
