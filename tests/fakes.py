@@ -242,6 +242,7 @@ class RecordedMarks:
         self.marks.append(values)
 
 
+@dataclass
 class FakeNomadScaling:
     """The part of Nomad that waking and sleeping use: one ``web`` group whose count the
     scale API sets. A scale up places one allocation per missing instance, at ``port``; the
