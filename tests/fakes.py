@@ -165,6 +165,84 @@ class FakeNomadLogs:
 
 
 @dataclass
+class LateLogNomad:
+    """Nomad as a build job's follower sees it: one allocation and its task's log.
+
+    Like Nomad's, the followed log stream passes written bytes on late -- here only at
+    ``pass_on()`` -- while a read without ``follow`` gets everything written so far. The
+    allocation turns terminal (for a blocking query) only at ``finish()``.
+    """
+
+    alloc_id: str = "alloc-1"
+    node: str = "node-1"
+    written: bytearray = field(default_factory=bytearray)
+    passed: int = 0
+    reads: list[tuple[str, int, bool]] = field(default_factory=list)
+    status: str = "running"
+    _passed_more: asyncio.Event = field(default_factory=asyncio.Event)
+    _terminal: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def write(self, text: str) -> None:
+        self.written.extend(text.encode())
+
+    def pass_on(self) -> None:
+        self.passed = len(self.written)
+        self._passed_more.set()
+        self._passed_more = asyncio.Event()
+
+    def finish(self, status: str = "complete") -> None:
+        self.status = status
+        self._terminal.set()
+
+    def _alloc(self) -> dict[str, object]:
+        alloc: dict[str, object] = {
+            "ID": self.alloc_id,
+            "NodeName": self.node,
+            "CreateIndex": 1,
+            "ClientStatus": self.status,
+        }
+        if self._terminal.is_set():
+            code = 0 if self.status == "complete" else 1
+            event = {"Type": "Terminated", "ExitCode": code, "DisplayMessage": f"Exit Code: {code}"}
+            alloc["TaskStates"] = {"build": {"Events": [event]}}
+        return alloc
+
+    async def job_allocations(self, job_id: str, index: int = 0) -> tuple[list[object], int]:
+        return [self._alloc()], 1
+
+    async def allocation(self, alloc_id: str, index: int = 0) -> tuple[dict[str, object], int]:
+        if index:
+            await self._terminal.wait()
+        return self._alloc(), index + 1
+
+    async def logs(
+        self, alloc_id: str, task: str, stream: str, *, offset: int = 0, follow: bool = False
+    ) -> AsyncIterator[bytes]:
+        self.reads.append((stream, offset, follow))
+        if stream != "stdout":
+            return
+        position = offset
+        while True:
+            end = self.passed if follow else len(self.written)
+            if end > position:
+                yield bytes(self.written[position:end])
+                position = end
+            if not follow:
+                return
+            await self._passed_more.wait()
+
+
+@dataclass
+class RecordedMarks:
+    """Stands in for the Build row: the columns a builder set, in order."""
+
+    marks: list[dict[str, object]] = field(default_factory=list)
+
+    async def __call__(self, build_id: UUID, **values: object) -> None:
+        self.marks.append(values)
+
+
+@dataclass
 class FakeNomadScaling:
     """The part of Nomad that waking and sleeping use: one ``web`` group whose count the
     scale API sets. A scale up places one allocation per missing instance, at ``port``; the

@@ -8,6 +8,12 @@
 (b) Scheduling overhead: push accepted (the Build row recorded) to the build job's task
     running in Nomad (``job_running_at``), p50 over the same pushes.
 
+``phases_p50_ms`` splits the push: ``transport`` (git push started to the Build row: SSH,
+receive-pack), ``queued``, ``to_job_running`` (detection, job submitted, Nomad placing and
+starting the task, its source download), ``job`` (the task's work: docker build and push,
+plus noticing its end and checking the digest) and ``answer`` (the Build row finished to
+git push returning).
+
 Real PostgreSQL, Docker, registry (auth on) and Nomad v1.6.5 dev agent, all on loopback
 (started when not running). No scheduler runs here: the forge builds only (``forge.deploy =
 false``), so the push ends right after the build, which is the part timed; push-to-live is
@@ -193,7 +199,14 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
         await _run("git", "init", "-q", "-b", "main", cwd=work, env=env)
         timings: dict[str, list[float]] = {"git_push_nomad": [], "docker_build": []}
         overhead: list[float] = []
-        phases: dict[str, list[float]] = {"queued": [], "to_job_running": [], "job": []}
+        phases: dict[str, list[float]] = {
+            "transport": [],
+            "queued": [],
+            "to_job_running": [],
+            "job": [],
+            "answer": [],
+        }
+        push_wall: tuple[dt.datetime, dt.datetime] | None = None
         try:
             for i in range(rounds + 1):  # round 0 warms the dependency layer: not timed
                 (work / "app.py").write_text(
@@ -210,8 +223,10 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
                 for label in order:
                     started = time.perf_counter()
                     if label == "git_push_nomad":
+                        wall = dt.datetime.now(dt.UTC)
                         # Exit 1 is the cut deploy wait; the build's row is checked below.
                         await _run("git", "push", "-q", remote, "main", cwd=work, env=env)
+                        push_wall = (wall, dt.datetime.now(dt.UTC))
                     else:
                         await _run(
                             "docker",
@@ -227,6 +242,8 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
                     elapsed = (time.perf_counter() - started) * 1000
                     if i > 0:
                         timings[label].append(elapsed)
+                    # The job's purge runs behind the push's answer: not inside the next timing.
+                    await builder.drain()
                 row = (
                     await Build.select()
                     .where((Build.project == project_id) & (Build.commit_sha == sha))
@@ -234,9 +251,13 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
                 )
                 if row is None or row["status"] != "succeeded":
                     raise RuntimeError(f"build of {sha[:7]} did not succeed: {row}")
-                if i > 0:
+                if i > 0 and push_wall is not None:
                     delta = row["job_running_at"] - row["created_at"]
                     overhead.append(delta.total_seconds() * 1000)
+                    transport = row["created_at"] - push_wall[0]
+                    phases["transport"].append(transport.total_seconds() * 1000)
+                    answer = push_wall[1] - row["finished_at"]
+                    phases["answer"].append(answer.total_seconds() * 1000)
                     for phase, (a, b) in {
                         "queued": ("created_at", "started_at"),
                         "to_job_running": ("started_at", "job_running_at"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 import uuid
@@ -95,6 +96,11 @@ async def test_each_example_builds_in_nomad_into_the_registry(
     assert row["digest"] == await registry_digest(run.registry, name, str(row["id"]))
     assert row["plan"]["kind"] == kind
     assert row["started_at"] <= row["job_running_at"] <= row["finished_at"]
+    # The job's last output (markers, the blank filler that flushes Nomad's log buffer)
+    # reaches neither the terminal nor the kept log.
+    for shown in (pushed.stderr, row["log"]):
+        assert re.search(r"paastech-[0-9a-f]{16} ", shown) is None
+        assert " " * 80 not in shown
     gone = await run.nomad.get(f"/v1/job/{job_id_for(row['id'])}")
     assert gone.status_code == 404
 

@@ -147,3 +147,30 @@ async def test_a_revoked_url_is_refused(server: ArchiveServer, tmp_path: Path) -
     server.revoke(url)
     async with httpx.AsyncClient() as client:
         assert (await client.get(url)).status_code == 404
+
+
+async def test_the_download_starting_is_reported(server: ArchiveServer, tmp_path: Path) -> None:
+    """The forge learns that the build job runs when it fetches its source."""
+    path, sha = repo(tmp_path, {"app.py": b"print(1)\n"})
+    fetched: list[bool] = []
+    url = server.issue(path, sha, None, on_fetch=lambda: fetched.append(True))
+    assert fetched == []
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 200
+    assert fetched == [True]
+
+
+async def test_a_done_url_reports_once_until_revoked(server: ArchiveServer) -> None:
+    """The job's last request tells the forge it ended; a replay or a GET changes nothing."""
+    calls: list[bool] = []
+    url = server.issue_done(lambda: calls.append(True))
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 404
+        assert calls == []
+        assert (await client.post(url, content=b"")).status_code == 200
+        assert calls == [True]
+        assert (await client.post(url, content=b"")).status_code == 404
+        again = server.issue_done(lambda: calls.append(True))
+        server.revoke(again)
+        assert (await client.post(again, content=b"")).status_code == 404
+    assert calls == [True]

@@ -131,3 +131,20 @@ def test_outside_values_are_shell_quoted() -> None:
     """A URL with shell metacharacters stays one argument of curl."""
     job = BuildJob(**{**JOB.__dict__, "source_url": "http://h/source/a;rm -rf /"})
     assert "'http://h/source/a;rm -rf /'" in build_script(job)
+
+
+def test_the_script_ends_by_calling_its_done_url_keeping_its_exit_status() -> None:
+    """The forge hears of the end at once; the build's own exit status still decides.
+
+    The 64 KiB of blanks after the exit line overflow Nomad's log collector buffer, so the
+    exit line is in the log file when the forge reads it.
+    """
+    job = BuildJob(**{**JOB.__dict__, "done_url": "http://h/done/t;rm -rf /"})
+    lines = build_script(job).splitlines()
+    assert lines[2] == "done_url='http://h/done/t;rm -rf /'"
+    assert lines[3] == (
+        'trap \'status=$?; echo "paastech-n0nce exit: $status"; printf "%65536s\\n" "";'
+        ' curl -s --max-time 5 -d "" -o /dev/null "$done_url" >/dev/null 2>&1 || true;'
+        " exit $status' EXIT"
+    )
+    assert lines[4:] == GOLDEN_SCRIPT.splitlines()[3:]
