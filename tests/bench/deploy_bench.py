@@ -79,6 +79,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -100,10 +101,11 @@ from paastech.infra import nomad as nomad_infra  # noqa: E402
 from paastech.infra import registry as registry_infra  # noqa: E402
 from paastech.infra.binaries import ensure_fabio_binary  # noqa: E402
 from paastech.infra.docker import ensure_docker  # noqa: E402
+from paastech.infra.fabio import ensure_fabio  # noqa: E402
 from paastech.infra.images import ensure_images  # noqa: E402
 from paastech.infra.postgres import ensure_postgres, password_file  # noqa: E402
-from paastech.infra.process import Running  # noqa: E402
-from paastech.settings import DbSettings, load_settings  # noqa: E402
+from paastech.infra.process import Running, pidfile  # noqa: E402
+from paastech.settings import DbSettings, FabioSettings, load_settings  # noqa: E402
 
 STATE_DIR = ROOT / ".paastech"
 EXAMPLE = ROOT / "examples" / "python-app"
@@ -477,17 +479,28 @@ def allocation_address(platform: Platform, project: str) -> str:
     return f"{port['HostIP']}:{port['Value']}"
 
 
-def run_wrk(url: str, connections: int, seconds: int, host: str | None) -> dict[str, Any]:
-    """One wrk run; its figures plus ``wrk_cpu_share``, the share of every CPU wrk used."""
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    url: str, connections: int, seconds: int, host: str | None, proxy_pid: int | None = None
+) -> dict[str, Any]:
+    """One wrk run; its figures plus ``wrk_cpu_share``, the share of every CPU wrk used,
+    and with ``proxy_pid`` that process's CPU per request."""
     threads = min(connections, WRK_THREADS)
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     cmd += ["--timeout", "5s"]
     if host is not None:
         cmd += ["-H", f"Host: {host}"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proxy_before = process_cpu_seconds(proxy_pid) if proxy_pid else 0.0
     started = time.perf_counter()
     done = subprocess.run([*cmd, url], capture_output=True, text=True, check=True)
     wall = time.perf_counter() - started
+    proxy_used = process_cpu_seconds(proxy_pid) - proxy_before if proxy_pid else 0.0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     got = parse_wrk(done.stdout)
@@ -497,6 +510,9 @@ def run_wrk(url: str, connections: int, seconds: int, host: str | None) -> dict[
         **got,
         "rps_2xx": round(got["rps"] * served, 1),
         "wrk_cpu_share": used / (wall * (os.cpu_count() or 1)),
+        "proxy_cpu_us_per_request": (
+            proxy_used / got["requests"] * 1e6 if proxy_pid and got["requests"] else None
+        ),
     }
 
 
@@ -507,22 +523,32 @@ def deploy_hello(user: User, name: str, files: dict[str, str]) -> Path:
     return repo
 
 
-def measure_paths(direct: str, via: str, host: str, seconds: int, rounds: int) -> dict[str, Any]:
-    """wrk direct vs through Fabio at 1 and 32 connections: alternating rounds after a
-    warm-up of both paths; each path's figures, the added p50 and the rps ratio."""
+@dataclass(frozen=True)
+class WrkPath:
+    """One way to the app: a URL, the Host header to send, the proxy process (if any)."""
+
+    url: str
+    host: str | None
+    proxy_pid: int | None = None
+
+
+def measure_paths(paths: dict[str, WrkPath], seconds: int, rounds: int) -> dict[str, Any]:
+    """wrk on each path at 1 and 32 connections: rounds that rotate which path goes first,
+    after a warm-up of every path; each path's figures, and for each proxied path the added
+    p50 and the rps ratio against ``direct``. ``meets_*`` are the platform's Fabio's."""
     result: dict[str, Any] = {}
+    labels = list(paths)
     for connections in (1, 32):
-        run_wrk(direct, connections, 2, None)  # warm-up of both paths
-        run_wrk(via, connections, 2, host)
-        got: dict[str, list[dict[str, Any]]] = {"direct": [], "fabio": []}
+        for path in paths.values():  # warm-up of every path
+            run_wrk(path.url, connections, 2, path.host)
+        got: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
         for i in range(rounds):
-            order = ["direct", "fabio"] if i % 2 == 0 else ["fabio", "direct"]
-            for label in order:
-                if label == "direct":
-                    got[label].append(run_wrk(direct, connections, seconds, None))
-                else:
-                    got[label].append(run_wrk(via, connections, seconds, host))
-        figures = {
+            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+                path = paths[label]
+                got[label].append(
+                    run_wrk(path.url, connections, seconds, path.host, path.proxy_pid)
+                )
+        figures: dict[str, Any] = {
             label: {
                 "rps": round(statistics.fmean(r["rps_2xx"] for r in runs), 1),
                 "rps_all_answers": round(statistics.fmean(r["rps"] for r in runs), 1),
@@ -536,8 +562,18 @@ def measure_paths(direct: str, via: str, host: str, seconds: int, rounds: int) -
             }
             for label, runs in got.items()
         }
-        added = round(figures["fabio"]["p50_ms"] - figures["direct"]["p50_ms"], 3)
-        ratio = round(figures["fabio"]["rps"] / figures["direct"]["rps"], 3)
+        for label, runs in got.items():
+            if paths[label].proxy_pid:
+                figures[label]["proxy_cpu_us_per_request"] = round(
+                    statistics.median(r["proxy_cpu_us_per_request"] for r in runs), 1
+                )
+        for label in labels[1:]:
+            figures[label]["added_p50_ms"] = round(
+                figures[label]["p50_ms"] - figures["direct"]["p50_ms"], 3
+            )
+            figures[label]["rps_ratio"] = round(figures[label]["rps"] / figures["direct"]["rps"], 3)
+        added = figures["fabio"]["added_p50_ms"]
+        ratio = figures["fabio"]["rps_ratio"]
         result[f"c{connections}"] = {
             **figures,
             "wrk_threads": min(connections, WRK_THREADS),
@@ -567,7 +603,38 @@ def fabio_errors(log: Path, since: int) -> dict[str, int]:
 
 def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> dict[str, Any]:
     """(b): the example hello app (headline) and the raw asyncio floor (reference), each
-    wrk'd straight at its allocation vs through Fabio."""
+    wrk'd straight at its allocation, through the platform's Fabio and through a second
+    Fabio on Go's defaults (GOGC, GOMAXPROCS)."""
+    via = f"http://127.0.0.1:{platform.proxy_port}/"
+    # Go's defaults beside the platform's settings, on the same route feed, in the same
+    # rounds: what fabio.gogc and fabio.gomaxprocs change, measured in one run.
+    assert platform.fabio is not None
+    work = platform.state_dir.parent
+    defaults = msgspec.structs.replace(
+        platform.fabio,
+        proxy_addr=f"127.0.0.1:{free_port()}",
+        ui_addr=f"127.0.0.1:{free_port()}",
+        gomaxprocs=0,
+        gogc=0,
+    )
+    binary = {"FABIO_BIN": str(platform.stack.fabio_binary)}
+    go_defaults = ensure_fabio(work, defaults, binary, name="fabio-go-defaults")
+    try:
+        return _bench_router(platform, user, seconds, rounds, via=via, defaults=defaults)
+    finally:
+        go_defaults.stop()
+
+
+def _bench_router(
+    platform: Platform,
+    user: User,
+    seconds: int,
+    rounds: int,
+    *,
+    via: str,
+    defaults: FabioSettings,
+) -> dict[str, Any]:
+    work = platform.state_dir.parent
     example = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
     floor = {
         "app.py": FLOOR,
@@ -575,7 +642,10 @@ def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> d
         "Procfile": "web: python app.py\n",
         "paastech.toml": 'health_path = "/health"\n',
     }
-    via = f"http://127.0.0.1:{platform.proxy_port}/"
+    via_defaults = f"http://{defaults.proxy_addr}/"
+    pids = {
+        name: int(pidfile(work, name).read_text()) for name in ("fabio-e2e", "fabio-go-defaults")
+    }
     subjects: dict[str, Any] = {}
     for name, files, expect in (
         (HELLO_APP, example, "Hello from Python"),
@@ -584,13 +654,29 @@ def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> d
         deploy_hello(user, name, files)
         direct = f"http://{allocation_address(platform, name)}/"
         host = f"{name}.apps.localhost:{platform.proxy_port}"
+        bare = f"{name}.apps.localhost"  # the second Fabio's port is in no route
         assert expect in httpx.get(via, headers={"Host": host}).text
         assert expect in httpx.get(direct).text
-        # start_platform's Fabio logs into <work>/logs/fabio-e2e.log, beside <work>/state.
-        log = platform.state_dir.parent / "logs" / "fabio-e2e.log"
-        since = log.stat().st_size if log.exists() else 0
-        subjects[name] = measure_paths(direct, via, host, seconds, rounds)
-        subjects[name]["fabio_errors"] = fabio_errors(log, since)
+        wait_for(
+            lambda e=expect, b=bare: e in httpx.get(via_defaults, headers={"Host": b}).text,
+            f"{name} through the second Fabio",
+            30,
+        )
+        # Each Fabio logs into <work>/logs/<name>.log (start_platform's is fabio-e2e).
+        logs = {
+            "fabio": work / "logs" / "fabio-e2e.log",
+            "fabio_go_defaults": work / "logs" / "fabio-go-defaults.log",
+        }
+        since = {label: log.stat().st_size if log.exists() else 0 for label, log in logs.items()}
+        paths = {
+            "direct": WrkPath(direct, None),
+            "fabio": WrkPath(via, host, pids["fabio-e2e"]),
+            "fabio_go_defaults": WrkPath(via_defaults, bare, pids["fabio-go-defaults"]),
+        }
+        subjects[name] = measure_paths(paths, seconds, rounds)
+        subjects[name]["fabio_errors"] = {
+            label: fabio_errors(log, since[label]) for label, log in logs.items()
+        }
     return {
         "subject": "examples/python-app as pushed (http.server, HTTP/1.0: one connection to"
         " the app per request on both paths)",
@@ -691,8 +777,15 @@ def report_router(router: dict[str, Any]) -> None:
                 f" {r['direct']['p50_ms']} ms, fabio {r['fabio']['rps']} rps p50"
                 f" {r['fabio']['p50_ms']} ms: added p50 {r['added_p50_ms']} ms"
                 f" ({'met' if r['meets_added_p50'] else 'MISSED'}), rps ratio {r['rps_ratio']}"
-                f" ({'met' if r['meets_rps_ratio'] else 'MISSED'}); wrk CPU share"
+                f" ({'met' if r['meets_rps_ratio'] else 'MISSED'}); Fabio CPU"
+                f" {r['fabio']['proxy_cpu_us_per_request']} us/request; wrk CPU share"
                 f" {r['direct']['wrk_cpu_share']}/{r['fabio']['wrk_cpu_share']}"
+            )
+            d = r["fabio_go_defaults"]
+            print(
+                f"  same rounds, Fabio on Go's defaults: {d['rps']} rps p50 {d['p50_ms']} ms:"
+                f" added p50 {d['added_p50_ms']} ms, rps ratio {d['rps_ratio']}; Fabio CPU"
+                f" {d['proxy_cpu_us_per_request']} us/request"
             )
 
 
