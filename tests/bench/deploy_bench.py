@@ -708,7 +708,25 @@ def remove_local_images(registry: str) -> None:
             subprocess.run(["docker", "rmi", "-f", *listed], check=False, capture_output=True)
 
 
-def bench(rounds: int, seconds: int, router_rounds: int, only: str | None) -> dict[str, Any]:
+def document(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON written for ``result``: the figures, the machine's CPUs and when."""
+    return {
+        "benchmark": "push-to-live of examples/python-app vs docker build + run; Fabio overhead",
+        **result,
+        "cpus": os.cpu_count(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def bench(
+    rounds: int,
+    seconds: int,
+    router_rounds: int,
+    only: str | None,
+    save: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Run the parts asked for; ``save`` gets the figures before the platform's clean-up, so
+    a clean-up that fails (and still fails the run) does not take them with it."""
     with tempfile.TemporaryDirectory(prefix="deploy-bench-") as tmp_name:
         work = Path(tmp_name)
         with components(work) as (db, stack):
@@ -726,15 +744,13 @@ def bench(rounds: int, seconds: int, router_rounds: int, only: str | None) -> di
                     result["push_to_live"] = bench_push_to_live(platform, user, rounds)
                 if only in (None, "router"):
                     result["router_overhead"] = bench_router(platform, user, seconds, router_rounds)
+                save(document(result))
             finally:
-                stop()  # deletes every project through the platform, then stops it
-                remove_local_images(stack.registry.address)
-    return {
-        "benchmark": "push-to-live of examples/python-app vs docker build + run; Fabio overhead",
-        **result,
-        "cpus": os.cpu_count(),
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+                try:
+                    stop()  # deletes every project through the platform, then stops it
+                finally:
+                    remove_local_images(stack.registry.address)
+    return document(result)
 
 
 def main() -> int:
@@ -749,8 +765,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")
-    result = bench(args.rounds, args.seconds, args.router_rounds, args.only)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    def save(result: dict[str, Any]) -> None:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    result = bench(args.rounds, args.seconds, args.router_rounds, args.only, save)
+    save(result)
     if "push_to_live" in result:
         report_push(result["push_to_live"])
     if "router_overhead" in result:
