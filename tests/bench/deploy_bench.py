@@ -22,30 +22,29 @@
 
     ``raw_floor`` is a second, reference subject: an asyncio protocol answering a fixed
     response with keep-alive in about 25 us. No proxy comes within 0.8x of that on these two
-    cores (Fabio alone spends 70-240 us of CPU per request), so it is not the headline; it is
+    cores (Fabio alone spends 65-240 us of CPU per request), so it is not the headline; it is
     kept because it shows the proxy's absolute cost per request. Both carry the ``meets_*``
     flags against the issue's targets; a miss stays a miss.
 
-    Figures on the 2 shared cores of the dev machine (other suites running), four runs of
-    ``--only router`` on 2026-12-02 with Fabio at ``fabio.gogc = 400`` and
-    ``fabio.gomaxprocs = 1``: the hello app at c1 adds 0.26-0.44 ms to the p50 (met; 1.19 ms
-    in a run that overlapped an end-to-end suite) at 0.50-0.79x the direct rps (missed); at
-    c32 it adds 5.0-6.7 ms (missed) at 0.69-0.79x (missed). The raw floor at c1 adds
-    0.14-0.21 ms (met) at 0.15-0.20x (missed); at c32 2.8-3.7 ms at 0.14-0.17x (both
-    missed). Before those two settings (Go's defaults) the raw floor gave c1 +0.13-0.15 ms,
-    0.19-0.31x and c32 +2.4-4.8 ms, 0.12x: across runs the noise is larger than the change.
-    Within one run, the same apps on the host behind two Fabios of the platform's properties
-    (before and after, alternating rounds) showed it: Fabio's CPU per request fell from
-    about 240 to 120 us (raw, c1), 140 to 90 us (raw, c32), 620 to 400 us (example, c1) and
-    440 to 320 us (example, c32); the example's rps ratio rose from 0.44 to 0.58x (c1) and
-    0.78 to 0.91x (c32), its added p50 fell from 0.68 to 0.47 ms (c1) and 2.2 to 1.5 ms
-    (c32).
+    Figures on the 2 shared cores of the dev machine (other suites running), five runs of
+    ``--only router`` on 2026-12-02 with the platform's Fabio (``fabio.gogc = 400``,
+    ``fabio.gomaxprocs = 1``): the hello app at c1 adds 0.26-0.44 ms to the p50 (met; 1.19
+    ms in a run that overlapped an end-to-end suite) at 0.50-0.79x the direct rps (missed);
+    at c32 it adds 5.0-7.6 ms (missed) at 0.69-0.79x (missed). The raw floor at c1 adds
+    0.10-0.21 ms (met) at 0.15-0.30x (missed); at c32 2.0-3.7 ms at 0.14-0.17x (both
+    missed). Across runs the noise is as large as the change of Fabio's settings, so each
+    run also measures, in the same rotating rounds, a second Fabio on Go's defaults (GOGC
+    100, one thread per CPU; ``fabio_go_defaults``). In one such run the platform's Fabio
+    against Go's defaults: hello c1 0.67x vs 0.64x, +0.43 vs +0.55 ms, 437 vs 600 us of
+    Fabio's CPU per request; hello c32 0.72x vs 0.61x (the latter with 51,560 non-2xx,
+    whose fast answers also lowered its p50 and CPU figures); raw c1 0.30x vs 0.20x, +0.10
+    vs +0.18 ms, 93 vs 191 us; raw c32 0.16x vs 0.14x, +2.0 vs +2.4 ms, 66 vs 92 us.
 
     ``rps`` counts 2xx answers only (``rps_all_answers`` all of them, ``non_2xx`` the rest):
     the example app listens with ``http.server``'s backlog of 5, and at 32 connections a
     round through Fabio has been seen answering thousands of non-2xx fast (their ratio is
     left out of the ranges above); direct, the same backlog shows as a p99 of about 2 s
-    (SYNs retried).
+    (SYNs retried; the kernel logs "SYN flooding" on its port).
     ``wrk_cpu_share`` is the share of the machine's CPUs that wrk itself used (its threads
     compete with Fabio and the app on these cores).
 
