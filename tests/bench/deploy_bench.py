@@ -30,7 +30,8 @@
     ``--only router`` on 2026-12-02 with the platform's Fabio (``fabio.gogc = 400``,
     ``fabio.gomaxprocs = 1``): the hello app at c1 adds 0.26-0.44 ms to the p50 (met; 1.19
     ms in a run that overlapped an end-to-end suite) at 0.50-0.79x the direct rps (missed);
-    at c32 it adds 4.7-7.6 ms (missed) at 0.69-0.85x (missed in all but one run). The raw
+    at c32 it adds 5.7-7.6 ms (missed; runs with no non-2xx) at 0.69-0.85x (missed in all
+    but one run, whose p50 had "no route" answers in it). The raw
     floor at c1 adds 0.10-0.21 ms (met) at 0.15-0.30x (missed); at c32 2.0-3.7 ms at
     0.14-0.17x (both missed). Across runs the noise is as large as the change of Fabio's
     settings, so each run also measures, in the same rotating rounds, a second Fabio on Go's
@@ -42,6 +43,11 @@
     first's platform one); raw c1 0.30/0.18x vs 0.20/0.14x, +0.10/+0.18 vs +0.18/+0.22 ms,
     93/150 vs 191/218 us; raw c32 0.16/0.16x vs 0.14/0.12x, +2.0/+2.9 vs +2.4/+4.1 ms, 66/87
     vs 92/140 us.
+
+    In a seventh run both Fabios answered 40,000-160,000 ``No route`` 404s at c32 on the hello
+    app: the saturated app (backlog 5) fails its health check, the route feed drops it, and
+    users would get 404s until it passes again. Those answers pull the p50 down (that run
+    "added" -2.6 ms), so ``meets_added_p50`` holds only with no non-2xx through Fabio.
 
     ``rps`` counts 2xx answers only (``rps_all_answers`` all of them, ``non_2xx`` the rest):
     the example app listens with ``http.server``'s backlog of 5, and at 32 connections a
@@ -577,12 +583,16 @@ def measure_paths(paths: dict[str, WrkPath], seconds: int, rounds: int) -> dict[
             figures[label]["rps_ratio"] = round(figures[label]["rps"] / figures["direct"]["rps"], 3)
         added = figures["fabio"]["added_p50_ms"]
         ratio = figures["fabio"]["rps_ratio"]
+        # wrk's latencies include the non-2xx answers (fast "no route" 404s while the app's
+        # health check fails): a p50 with those in it says nothing about the target.
+        failed = figures["fabio"]["non_2xx"]
         result[f"c{connections}"] = {
             **figures,
             "wrk_threads": min(connections, WRK_THREADS),
             "added_p50_ms": added,
             "rps_ratio": ratio,
-            "meets_added_p50": added <= TARGET_ADDED_P50_MS,
+            "fabio_non_2xx": failed,
+            "meets_added_p50": added <= TARGET_ADDED_P50_MS and failed == 0,
             "meets_rps_ratio": ratio >= TARGET_RPS_RATIO,
         }
     return result
