@@ -8,9 +8,55 @@
     the same run, alternating which goes first; p50 of each over ``--rounds`` (>= 5), their
     ratio, and the phases of the push (build, release → live, live → first 200 via Fabio)
     from the platform's own rows. Targets (issue 13): <= 8 s and <= 2x.
-(b) Router overhead: a hello app deployed by the platform, measured with ``wrk`` directly at
-    its allocation's address and through Fabio, at 1 and 32 connections in alternating
-    rounds. Targets: <= 0.5 ms added p50 and >= 0.8x the direct rps.
+(b) Router overhead: ``wrk`` straight at an app's allocation vs through Fabio (``Host``
+    header), at 1 and 32 connections, in rounds that alternate which path goes first, after
+    a warm-up of both; the same wrk threads, connections and HTTP/1.1 keep-alive on both
+    paths. Targets (issue 13): <= 0.5 ms added p50 and >= 0.8x the direct rps.
+
+    The headline subject is the hello app a user deploys: ``examples/python-app`` pushed
+    unchanged (the platform's Python runtime, ``http.server`` answering JSON). Like most
+    ``http.server`` apps it answers HTTP/1.0 and closes each connection, so direct, wrk
+    reconnects for every request, while through Fabio wrk keeps its connections to Fabio and
+    Fabio connects to the app for every request: each path pays one connection to the app
+    per request, which is what users' traffic pays too.
+
+    ``raw_floor`` is a second, reference subject: an asyncio protocol answering a fixed
+    response with keep-alive in about 25 us. No proxy comes within 0.8x of that on these two
+    cores (Fabio alone spends 65-240 us of CPU per request), so it is not the headline; it is
+    kept because it shows the proxy's absolute cost per request. Both carry the ``meets_*``
+    flags against the issue's targets; a miss stays a miss.
+
+    Figures on the 2 shared cores of the dev machine (other suites running), six runs of
+    ``--only router`` on 2026-12-02 with the platform's Fabio (``fabio.gogc = 400``,
+    ``fabio.gomaxprocs = 1``): the hello app at c1 adds 0.26-0.44 ms to the p50 (met; 1.19
+    ms in a run that overlapped an end-to-end suite) at 0.50-0.79x the direct rps (missed);
+    at c32 it adds 5.7-7.6 ms (missed; runs with no non-2xx) at 0.69-0.85x (missed in all
+    but one run, whose p50 had "no route" answers in it). The raw
+    floor at c1 adds 0.10-0.21 ms (met) at 0.15-0.30x (missed); at c32 2.0-3.7 ms at
+    0.14-0.17x (both missed). Across runs the noise is as large as the change of Fabio's
+    settings, so each run also measures, in the same rotating rounds, a second Fabio on Go's
+    defaults (GOGC 100, one thread per CPU; ``fabio_go_defaults``). Two such runs,
+    platform's Fabio vs Go's defaults: hello c1 0.67/0.70x vs 0.64/0.58x, +0.43/+0.39 vs
+    +0.55/+0.53 ms, 437/407 vs 600/603 us of Fabio's CPU per request; hello c32 0.72/0.85x
+    vs 0.61/0.79x, 385/374 vs 238/647 us (each run had one Fabio answering about 50,000
+    non-2xx fast, which lowers its p50 and CPU figures: the second run's defaults, the
+    first's platform one); raw c1 0.30/0.18x vs 0.20/0.14x, +0.10/+0.18 vs +0.18/+0.22 ms,
+    93/150 vs 191/218 us; raw c32 0.16/0.16x vs 0.14/0.12x, +2.0/+2.9 vs +2.4/+4.1 ms, 66/87
+    vs 92/140 us.
+
+    In a seventh run both Fabios answered 40,000-160,000 ``No route`` 404s at c32 on the hello
+    app: the saturated app (backlog 5) fails its health check, the route feed drops it, and
+    users would get 404s until it passes again. Those answers pull the p50 down (that run
+    "added" -2.6 ms), so ``meets_added_p50`` holds only with no non-2xx through Fabio.
+
+    ``rps`` counts 2xx answers only (``rps_all_answers`` all of them, ``non_2xx`` the rest):
+    the example app listens with ``http.server``'s backlog of 5, and at 32 connections a
+    round through Fabio has been seen answering tens of thousands of non-2xx fast, with no
+    ``[ERROR]`` in Fabio's log (``fabio_errors`` counts ``No route`` lines too: the route
+    feed lists an instance only while its health check passes); direct, the same backlog
+    shows as a p99 of about 2 s (SYNs retried; the kernel logs "SYN flooding" on its port).
+    ``wrk_cpu_share`` is the share of the machine's CPUs that wrk itself used (its threads
+    compete with Fabio and the app on these cores).
 
 The platform is the end-to-end suite's (``tests/e2e/e2e_harness.py``): ``paastech-server
 all`` and a Fabio of its own on free loopback ports, a throwaway database of the private
@@ -18,6 +64,7 @@ PostgreSQL, the real Nomad v1.6.5 dev agent and the authenticated registry (each
 when not running). Its projects are deleted through the platform at the end.
 
     python tests/bench/deploy_bench.py --out deploy.json
+    python tests/bench/deploy_bench.py --only router --out router.json
 """
 
 from __future__ import annotations
@@ -29,6 +76,8 @@ import datetime as dt
 import io
 import json
 import os
+import re
+import resource
 import shutil
 import socket
 import statistics
@@ -39,6 +88,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -60,10 +110,11 @@ from paastech.infra import nomad as nomad_infra  # noqa: E402
 from paastech.infra import registry as registry_infra  # noqa: E402
 from paastech.infra.binaries import ensure_fabio_binary  # noqa: E402
 from paastech.infra.docker import ensure_docker  # noqa: E402
+from paastech.infra.fabio import ensure_fabio  # noqa: E402
 from paastech.infra.images import ensure_images  # noqa: E402
 from paastech.infra.postgres import ensure_postgres, password_file  # noqa: E402
-from paastech.infra.process import Running  # noqa: E402
-from paastech.settings import DbSettings, load_settings  # noqa: E402
+from paastech.infra.process import Running, pidfile  # noqa: E402
+from paastech.settings import DbSettings, FabioSettings, load_settings  # noqa: E402
 
 STATE_DIR = ROOT / ".paastech"
 EXAMPLE = ROOT / "examples" / "python-app"
@@ -75,10 +126,12 @@ POLL_SECONDS = 0.02
 LIVE_TIMEOUT = 300.0
 PUSH_APP = "bench-deploy"
 HELLO_APP = "bench-hello"
+FLOOR_APP = "bench-floor"
+WRK_THREADS = 2
 
-# The hello app of (b): an asyncio protocol answering every request with keep-alive, so the
-# figures measure the router and not Python's http.server (which closes every connection).
-HELLO = """\
+# The reference subject of (b): an asyncio protocol answering every request with keep-alive,
+# the fastest app Python makes here, so its figures show the router's absolute cost.
+FLOOR = """\
 import asyncio, os
 
 RESPONSE = (
@@ -435,72 +488,231 @@ def allocation_address(platform: Platform, project: str) -> str:
     return f"{port['HostIP']}:{port['Value']}"
 
 
-def run_wrk(url: str, connections: int, seconds: int, host: str | None) -> dict[str, Any]:
-    threads = min(connections, 2)
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    url: str, connections: int, seconds: int, host: str | None, proxy_pid: int | None = None
+) -> dict[str, Any]:
+    """One wrk run; its figures plus ``wrk_cpu_share``, the share of every CPU wrk used,
+    and with ``proxy_pid`` that process's CPU per request."""
+    threads = min(connections, WRK_THREADS)
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     cmd += ["--timeout", "5s"]
     if host is not None:
         cmd += ["-H", f"Host: {host}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proxy_before = process_cpu_seconds(proxy_pid) if proxy_pid else 0.0
+    started = time.perf_counter()
     done = subprocess.run([*cmd, url], capture_output=True, text=True, check=True)
-    return parse_wrk(done.stdout)
-
-
-def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> dict[str, Any]:
-    """(b): wrk straight at the hello app's allocation vs through Fabio, alternating."""
-    files = {
-        "app.py": HELLO,
-        "requirements.txt": "",
-        "Procfile": "web: python app.py\n",
-        "paastech.toml": 'health_path = "/health"\n',
+    wall = time.perf_counter() - started
+    proxy_used = process_cpu_seconds(proxy_pid) - proxy_before if proxy_pid else 0.0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    got = parse_wrk(done.stdout)
+    # Only 2xx answers count as served: an error answered fast must not raise the rps.
+    served = (got["requests"] - got["non_2xx"]) / got["requests"] if got["requests"] else 0.0
+    return {
+        **got,
+        "rps_2xx": round(got["rps"] * served, 1),
+        "wrk_cpu_share": used / (wall * (os.cpu_count() or 1)),
+        "proxy_cpu_us_per_request": (
+            proxy_used / got["requests"] * 1e6 if proxy_pid and got["requests"] else None
+        ),
     }
-    repo = new_repo(user, HELLO_APP, files)
+
+
+def deploy_hello(user: User, name: str, files: dict[str, str]) -> Path:
+    """Push ``files`` as project ``name`` and wait until it is live."""
+    repo = new_repo(user, name, files)
     push(user, repo)
-    direct = f"http://{allocation_address(platform, HELLO_APP)}/"
-    via = f"http://127.0.0.1:{platform.proxy_port}/"
-    host = f"{HELLO_APP}.apps.localhost:{platform.proxy_port}"
-    assert httpx.get(via, headers={"Host": host}).text == "hello\n"
-    assert httpx.get(direct).text == "hello\n"
-    result: dict[str, Any] = {"seconds_per_round": seconds, "rounds": rounds}
+    return repo
+
+
+@dataclass(frozen=True)
+class WrkPath:
+    """One way to the app: a URL, the Host header to send, the proxy process (if any)."""
+
+    url: str
+    host: str | None
+    proxy_pid: int | None = None
+
+
+def measure_paths(paths: dict[str, WrkPath], seconds: int, rounds: int) -> dict[str, Any]:
+    """wrk on each path at 1 and 32 connections: rounds that rotate which path goes first,
+    after a warm-up of every path; each path's figures, and for each proxied path the added
+    p50 and the rps ratio against ``direct``. ``meets_*`` are the platform's Fabio's."""
+    result: dict[str, Any] = {}
+    labels = list(paths)
     for connections in (1, 32):
-        run_wrk(direct, connections, 2, None)  # warm-up of both paths
-        run_wrk(via, connections, 2, host)
-        got: dict[str, list[dict[str, Any]]] = {"direct": [], "fabio": []}
+        for path in paths.values():  # warm-up of every path
+            run_wrk(path.url, connections, 2, path.host)
+        got: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
         for i in range(rounds):
-            order = ["direct", "fabio"] if i % 2 == 0 else ["fabio", "direct"]
-            for label in order:
-                if label == "direct":
-                    got[label].append(run_wrk(direct, connections, seconds, None))
-                else:
-                    got[label].append(run_wrk(via, connections, seconds, host))
-        figures = {
+            for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
+                path = paths[label]
+                got[label].append(
+                    run_wrk(path.url, connections, seconds, path.host, path.proxy_pid)
+                )
+        figures: dict[str, Any] = {
             label: {
-                "rps": round(statistics.fmean(r["rps"] for r in runs), 1),
+                "rps": round(statistics.fmean(r["rps_2xx"] for r in runs), 1),
+                "rps_all_answers": round(statistics.fmean(r["rps"] for r in runs), 1),
                 "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 3),
                 "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 3),
                 "non_2xx": sum(r["non_2xx"] for r in runs),
                 "socket_errors": "; ".join(r["socket_errors"] for r in runs if r["socket_errors"]),
-                "rounds_rps": [r["rps"] for r in runs],
+                "wrk_cpu_share": round(statistics.fmean(r["wrk_cpu_share"] for r in runs), 3),
+                "rounds_rps": [r["rps_2xx"] for r in runs],
                 "rounds_p50_ms": [r["p50_ms"] for r in runs],
             }
             for label, runs in got.items()
         }
-        added = round(figures["fabio"]["p50_ms"] - figures["direct"]["p50_ms"], 3)
-        ratio = round(figures["fabio"]["rps"] / figures["direct"]["rps"], 3)
+        for label, runs in got.items():
+            if paths[label].proxy_pid:
+                figures[label]["proxy_cpu_us_per_request"] = round(
+                    statistics.median(r["proxy_cpu_us_per_request"] for r in runs), 1
+                )
+        for label in labels[1:]:
+            figures[label]["added_p50_ms"] = round(
+                figures[label]["p50_ms"] - figures["direct"]["p50_ms"], 3
+            )
+            figures[label]["rps_ratio"] = round(figures[label]["rps"] / figures["direct"]["rps"], 3)
+        added = figures["fabio"]["added_p50_ms"]
+        ratio = figures["fabio"]["rps_ratio"]
+        # wrk's latencies include the non-2xx answers (fast "no route" 404s while the app's
+        # health check fails): a p50 with those in it says nothing about the target.
+        failed = figures["fabio"]["non_2xx"]
         result[f"c{connections}"] = {
             **figures,
+            "wrk_threads": min(connections, WRK_THREADS),
             "added_p50_ms": added,
             "rps_ratio": ratio,
-            "meets_added_p50": added <= TARGET_ADDED_P50_MS,
+            "fabio_non_2xx": failed,
+            "meets_added_p50": added <= TARGET_ADDED_P50_MS and failed == 0,
             "meets_rps_ratio": ratio >= TARGET_RPS_RATIO,
         }
-    result["targets"] = {"added_p50_ms": TARGET_ADDED_P50_MS, "rps_ratio": TARGET_RPS_RATIO}
     return result
+
+
+def fabio_errors(log: Path, since: int) -> dict[str, int]:
+    """Fabio's ``[ERROR]`` and ``No route`` lines written after byte ``since`` of its log, by
+    message (addresses and ports taken out), most frequent first: why a request failed (a
+    route is gone while the app's health check fails: the feed lists healthy ones only)."""
+    if not log.exists():
+        return {}
+    with log.open("rb") as handle:
+        handle.seek(since)
+        text = handle.read().decode(errors="replace")
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        marker = next((m for m in ("[ERROR]", "No route") if m in line), None)
+        if marker is not None:
+            message = marker + line.split(marker, 1)[1]
+            message = re.sub(r"\d+\.\d+\.\d+\.\d+:\d+|:\d+", "<addr>", message)
+            counts[message.strip()] = counts.get(message.strip(), 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:5])
+
+
+def bench_router(platform: Platform, user: User, seconds: int, rounds: int) -> dict[str, Any]:
+    """(b): the example hello app (headline) and the raw asyncio floor (reference), each
+    wrk'd straight at its allocation, through the platform's Fabio and through a second
+    Fabio on Go's defaults (GOGC, GOMAXPROCS)."""
+    via = f"http://127.0.0.1:{platform.proxy_port}/"
+    # Go's defaults beside the platform's settings, on the same route feed, in the same
+    # rounds: what fabio.gogc and fabio.gomaxprocs change, measured in one run.
+    assert platform.fabio is not None
+    work = platform.state_dir.parent
+    defaults = msgspec.structs.replace(
+        platform.fabio,
+        proxy_addr=f"127.0.0.1:{free_port()}",
+        ui_addr=f"127.0.0.1:{free_port()}",
+        gomaxprocs=0,
+        gogc=0,
+    )
+    binary = {"FABIO_BIN": str(platform.stack.fabio_binary)}
+    go_defaults = ensure_fabio(work, defaults, binary, name="fabio-go-defaults")
+    try:
+        return _bench_router(platform, user, seconds, rounds, via=via, defaults=defaults)
+    finally:
+        go_defaults.stop()
+
+
+def _bench_router(
+    platform: Platform,
+    user: User,
+    seconds: int,
+    rounds: int,
+    *,
+    via: str,
+    defaults: FabioSettings,
+) -> dict[str, Any]:
+    work = platform.state_dir.parent
+    example = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
+    floor = {
+        "app.py": FLOOR,
+        "requirements.txt": "",
+        "Procfile": "web: python app.py\n",
+        "paastech.toml": 'health_path = "/health"\n',
+    }
+    via_defaults = f"http://{defaults.proxy_addr}/"
+    pids = {
+        name: int(pidfile(work, name).read_text()) for name in ("fabio-e2e", "fabio-go-defaults")
+    }
+    subjects: dict[str, Any] = {}
+    for name, files, expect in (
+        (HELLO_APP, example, "Hello from Python"),
+        (FLOOR_APP, floor, "hello\n"),
+    ):
+        deploy_hello(user, name, files)
+        direct = f"http://{allocation_address(platform, name)}/"
+        host = f"{name}.apps.localhost:{platform.proxy_port}"
+        bare = f"{name}.apps.localhost"  # the second Fabio's port is in no route
+        assert expect in httpx.get(via, headers={"Host": host}).text
+        assert expect in httpx.get(direct).text
+        wait_for(
+            lambda e=expect, b=bare: e in httpx.get(via_defaults, headers={"Host": b}).text,
+            f"{name} through the second Fabio",
+            30,
+        )
+        # Each Fabio logs into <work>/logs/<name>.log (start_platform's is fabio-e2e).
+        logs = {
+            "fabio": work / "logs" / "fabio-e2e.log",
+            "fabio_go_defaults": work / "logs" / "fabio-go-defaults.log",
+        }
+        since = {label: log.stat().st_size if log.exists() else 0 for label, log in logs.items()}
+        paths = {
+            "direct": WrkPath(direct, None),
+            "fabio": WrkPath(via, host, pids["fabio-e2e"]),
+            "fabio_go_defaults": WrkPath(via_defaults, bare, pids["fabio-go-defaults"]),
+        }
+        subjects[name] = measure_paths(paths, seconds, rounds)
+        subjects[name]["fabio_errors"] = {
+            label: fabio_errors(log, since[label]) for label, log in logs.items()
+        }
+    return {
+        "subject": "examples/python-app as pushed (http.server, HTTP/1.0: one connection to"
+        " the app per request on both paths)",
+        **subjects[HELLO_APP],
+        "raw_floor": {
+            "subject": "reference only: an asyncio protocol with keep-alive (about 25 us per"
+            " answer); shows Fabio's absolute cost per request",
+            **subjects[FLOOR_APP],
+        },
+        "seconds_per_round": seconds,
+        "rounds": rounds,
+        "cpus": os.cpu_count(),
+        "targets": {"added_p50_ms": TARGET_ADDED_P50_MS, "rps_ratio": TARGET_RPS_RATIO},
+    }
 
 
 def remove_local_images(registry: str) -> None:
     """The build jobs' images in the local Docker daemon (the platform's delete removes the
     registry's tags, not the copies the daemon that built them keeps)."""
-    for project in (PUSH_APP, HELLO_APP):
+    for project in (PUSH_APP, HELLO_APP, FLOOR_APP):
         fmt = "{{.Repository}}:{{.Tag}}"
         listed = subprocess.run(
             ["docker", "images", "--format", fmt, "--filter", f"reference={registry}/{project}"],
@@ -512,7 +724,25 @@ def remove_local_images(registry: str) -> None:
             subprocess.run(["docker", "rmi", "-f", *listed], check=False, capture_output=True)
 
 
-def bench(rounds: int, seconds: int, router_rounds: int) -> dict[str, Any]:
+def document(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON written for ``result``: the figures, the machine's CPUs and when."""
+    return {
+        "benchmark": "push-to-live of examples/python-app vs docker build + run; Fabio overhead",
+        **result,
+        "cpus": os.cpu_count(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def bench(
+    rounds: int,
+    seconds: int,
+    router_rounds: int,
+    only: str | None,
+    save: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Run the parts asked for; ``save`` gets the figures before the platform's clean-up, so
+    a clean-up that fails (and still fails the run) does not take them with it."""
     with tempfile.TemporaryDirectory(prefix="deploy-bench-") as tmp_name:
         work = Path(tmp_name)
         with components(work) as (db, stack):
@@ -525,18 +755,18 @@ def bench(rounds: int, seconds: int, router_rounds: int) -> dict[str, Any]:
                 for step in (onboarded.signup, onboarded.login, onboarded.key_added):
                     if step.returncode != 0:
                         raise RuntimeError(f"onboarding failed: {step.stderr}")
-                push_to_live = bench_push_to_live(platform, user, rounds)
-                router = bench_router(platform, user, seconds, router_rounds)
+                result: dict[str, Any] = {}
+                if only in (None, "push"):
+                    result["push_to_live"] = bench_push_to_live(platform, user, rounds)
+                if only in (None, "router"):
+                    result["router_overhead"] = bench_router(platform, user, seconds, router_rounds)
+                save(document(result))
             finally:
-                stop()  # deletes every project through the platform, then stops it
-                remove_local_images(stack.registry.address)
-    return {
-        "benchmark": "push-to-live of examples/python-app vs docker build + run; Fabio overhead",
-        "push_to_live": push_to_live,
-        "router_overhead": router,
-        "cpus": os.cpu_count(),
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+                try:
+                    stop()  # deletes every project through the platform, then stops it
+                finally:
+                    remove_local_images(stack.registry.address)
+    return document(result)
 
 
 def main() -> int:
@@ -544,13 +774,27 @@ def main() -> int:
     parser.add_argument("--out", required=True, type=Path, help="where to write the JSON")
     parser.add_argument("--rounds", type=int, default=5, help="timed push pairs (>= 5)")
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per round")
-    parser.add_argument("--router-rounds", type=int, default=3, help="wrk rounds per path")
+    parser.add_argument("--router-rounds", type=int, default=5, help="wrk rounds per path")
+    parser.add_argument(
+        "--only", choices=("push", "router"), help="run only (a) push or (b) router overhead"
+    )
     args = parser.parse_args()
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")
-    result = bench(args.rounds, args.seconds, args.router_rounds)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    live = result["push_to_live"]
+
+    def save(result: dict[str, Any]) -> None:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    result = bench(args.rounds, args.seconds, args.router_rounds, args.only, save)
+    save(result)
+    if "push_to_live" in result:
+        report_push(result["push_to_live"])
+    if "router_overhead" in result:
+        report_router(result["router_overhead"])
+    return 0
+
+
+def report_push(live: dict[str, Any]) -> None:
     print(
         f"push-to-live p50 {live['git_push_to_live']['p50_ms']} ms"
         f" (target <= {TARGET_SECONDS:g} s: {'met' if live['meets_seconds'] else 'MISSED'})"
@@ -558,15 +802,27 @@ def main() -> int:
         f" {live['ratio_p50']} (target <= {TARGET_RATIO:g}:"
         f" {'met' if live['meets_ratio'] else 'MISSED'}); phases {live['push_phases_p50_ms']}"
     )
-    for c in ("c1", "c32"):
-        r = result["router_overhead"][c]
-        print(
-            f"router {c}: direct {r['direct']['rps']} rps p50 {r['direct']['p50_ms']} ms,"
-            f" fabio {r['fabio']['rps']} rps p50 {r['fabio']['p50_ms']} ms: added p50"
-            f" {r['added_p50_ms']} ms ({'met' if r['meets_added_p50'] else 'MISSED'}),"
-            f" rps ratio {r['rps_ratio']} ({'met' if r['meets_rps_ratio'] else 'MISSED'})"
-        )
-    return 0
+
+
+def report_router(router: dict[str, Any]) -> None:
+    for label, figures in (("hello app", router), ("raw floor", router["raw_floor"])):
+        for c in ("c1", "c32"):
+            r = figures[c]
+            print(
+                f"router {label} {c}: direct {r['direct']['rps']} rps p50"
+                f" {r['direct']['p50_ms']} ms, fabio {r['fabio']['rps']} rps p50"
+                f" {r['fabio']['p50_ms']} ms: added p50 {r['added_p50_ms']} ms"
+                f" ({'met' if r['meets_added_p50'] else 'MISSED'}), rps ratio {r['rps_ratio']}"
+                f" ({'met' if r['meets_rps_ratio'] else 'MISSED'}); Fabio CPU"
+                f" {r['fabio']['proxy_cpu_us_per_request']} us/request; wrk CPU share"
+                f" {r['direct']['wrk_cpu_share']}/{r['fabio']['wrk_cpu_share']}"
+            )
+            d = r["fabio_go_defaults"]
+            print(
+                f"  same rounds, Fabio on Go's defaults: {d['rps']} rps p50 {d['p50_ms']} ms:"
+                f" added p50 {d['added_p50_ms']} ms, rps ratio {d['rps_ratio']}; Fabio CPU"
+                f" {d['proxy_cpu_us_per_request']} us/request"
+            )
 
 
 if __name__ == "__main__":

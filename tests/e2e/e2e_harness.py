@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet
 from paastech import releases
 from paastech.infra.fabio import ensure_fabio
 from paastech.infra.postgres import APP_ROLE, app_password_file
-from paastech.settings import DbSettings, load_settings
+from paastech.settings import DbSettings, FabioSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_APP = ROOT / "examples" / "python-app"
@@ -96,6 +96,8 @@ class Platform:
     stack: Stack
     db: DbSettings
     server: ServerProcess
+    fabio: FabioSettings | None = None
+    """The Fabio's settings (its route feed and secret): a benchmark starts a second one."""
 
     def restart(self) -> None:
         """Stop whatever is left of ``paastech-server all`` and start it again."""
@@ -216,6 +218,7 @@ def start_platform(
         stack,
         db,
         server_process,
+        fabio_settings,
     )
     try:
         server_process.start(platform)

@@ -13,7 +13,13 @@ import pytest
 from paastech.errors import ProvisionError
 from paastech.infra import binaries, images
 from paastech.infra.dev import banner, urls
-from paastech.infra.fabio import feed_secret, properties, route_def, secret_path
+from paastech.infra.fabio import (
+    environment,
+    feed_secret,
+    properties,
+    route_def,
+    secret_path,
+)
 from paastech.infra.process import Running, stop_pidfile
 from paastech.infra.registry import registry_config
 from paastech.infra.stack import COMPONENTS, with_dependencies
@@ -41,7 +47,24 @@ def test_fabio_properties_point_the_custom_backend_at_the_route_feed() -> None:
         "registry.custom.pollinterval": "250ms",
         "registry.custom.timeout": "1s",
         "registry.custom.queryparams": "secret=s3",
+        "runtime.gomaxprocs": "1",
     }
+
+
+def test_fabio_gomaxprocs_zero_leaves_fabio_one_thread_per_cpu() -> None:
+    """With ``fabio.gomaxprocs = 0`` the properties name no thread count (Fabio's default)."""
+    fabio = msgspec.structs.replace(load_settings({}).fabio, gomaxprocs=0)
+
+    assert "runtime.gomaxprocs" not in _props(properties(fabio, "s3"))
+
+
+def test_fabio_environment_sets_gogc_unless_the_caller_did() -> None:
+    """Fabio runs with the configured GOGC; one in the environment wins; 0 sets none."""
+    fabio = load_settings({}).fabio
+
+    assert environment(fabio, {"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "400"}
+    assert environment(fabio, {"GOGC": "150"})["GOGC"] == "150"
+    assert "GOGC" not in environment(msgspec.structs.replace(fabio, gogc=0), {})
 
 
 def test_fabio_properties_carry_the_feed_secret_as_query() -> None:
