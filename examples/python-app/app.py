@@ -8,6 +8,8 @@ VISITS = {"count": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: every reply has a Content-Length
+
     def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200, {"status": "ok"})
@@ -33,9 +35,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 refuses connections under a burst
+
+
 if __name__ == "__main__":
     # In a container the app must be reachable from outside it; dev sets HOST=127.0.0.1.
     host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104
     address = (host, int(os.environ.get("PORT", "8080")))
     print(f"listening on {address[0]}:{address[1]}", flush=True)
-    ThreadingHTTPServer(address, Handler).serve_forever()
+    Server(address, Handler).serve_forever()
