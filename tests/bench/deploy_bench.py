@@ -14,11 +14,9 @@
     paths. Targets (issue 13): <= 0.5 ms added p50 and >= 0.8x the direct rps.
 
     The headline subject is the hello app a user deploys: ``examples/python-app`` pushed
-    unchanged (the platform's Python runtime, ``http.server`` answering JSON). Like most
-    ``http.server`` apps it answers HTTP/1.0 and closes each connection, so direct, wrk
-    reconnects for every request, while through Fabio wrk keeps its connections to Fabio and
-    Fabio connects to the app for every request: each path pays one connection to the app
-    per request, which is what users' traffic pays too.
+    unchanged (the platform's Python runtime, ``http.server`` answering JSON with HTTP/1.1
+    keep-alive and a listen queue of 128), so both paths keep their connections: wrk to the
+    app or to Fabio, Fabio to the app.
 
     ``raw_floor`` is a second, reference subject: an asyncio protocol answering a fixed
     response with keep-alive in about 25 us. No proxy comes within 0.8x of that on these two
@@ -26,35 +24,16 @@
     kept because it shows the proxy's absolute cost per request. Both carry the ``meets_*``
     flags against the issue's targets; a miss stays a miss.
 
-    Figures on the 2 shared cores of the dev machine (other suites running), six runs of
-    ``--only router`` on 2026-12-02 with the platform's Fabio (``fabio.gogc = 400``,
-    ``fabio.gomaxprocs = 1``): the hello app at c1 adds 0.26-0.44 ms to the p50 (met; 1.19
-    ms in a run that overlapped an end-to-end suite) at 0.50-0.79x the direct rps (missed);
-    at c32 it adds 5.7-7.6 ms (missed; runs with no non-2xx) at 0.69-0.85x (missed in all
-    but one run, whose p50 had "no route" answers in it). The raw
-    floor at c1 adds 0.10-0.21 ms (met) at 0.15-0.30x (missed); at c32 2.0-3.7 ms at
-    0.14-0.17x (both missed). Across runs the noise is as large as the change of Fabio's
-    settings, so each run also measures, in the same rotating rounds, a second Fabio on Go's
-    defaults (GOGC 100, one thread per CPU; ``fabio_go_defaults``). Two such runs,
-    platform's Fabio vs Go's defaults: hello c1 0.67/0.70x vs 0.64/0.58x, +0.43/+0.39 vs
-    +0.55/+0.53 ms, 437/407 vs 600/603 us of Fabio's CPU per request; hello c32 0.72/0.85x
-    vs 0.61/0.79x, 385/374 vs 238/647 us (each run had one Fabio answering about 50,000
-    non-2xx fast, which lowers its p50 and CPU figures: the second run's defaults, the
-    first's platform one); raw c1 0.30/0.18x vs 0.20/0.14x, +0.10/+0.18 vs +0.18/+0.22 ms,
-    93/150 vs 191/218 us; raw c32 0.16/0.16x vs 0.14/0.12x, +2.0/+2.9 vs +2.4/+4.1 ms, 66/87
-    vs 92/140 us.
+    Across runs on the 2 shared cores the noise is as large as a change of Fabio's settings,
+    so each run also measures, in the same rotating rounds, a second Fabio on Go's defaults
+    (GOGC 100, one thread per CPU; ``fabio_go_defaults``) beside the platform's
+    (``fabio.gogc = 400``, ``fabio.gomaxprocs = 1``), with each one's CPU per request.
 
-    In a seventh run both Fabios answered 40,000-160,000 ``No route`` 404s at c32 on the hello
-    app: the saturated app (backlog 5) fails its health check, the route feed drops it, and
-    users would get 404s until it passes again. Those answers pull the p50 down (that run
-    "added" -2.6 ms), so ``meets_added_p50`` holds only with no non-2xx through Fabio.
-
-    ``rps`` counts 2xx answers only (``rps_all_answers`` all of them, ``non_2xx`` the rest):
-    the example app listens with ``http.server``'s backlog of 5, and at 32 connections a
-    round through Fabio has been seen answering tens of thousands of non-2xx fast, with no
-    ``[ERROR]`` in Fabio's log (``fabio_errors`` counts ``No route`` lines too: the route
-    feed lists an instance only while its health check passes); direct, the same backlog
-    shows as a p99 of about 2 s (SYNs retried; the kernel logs "SYN flooding" on its port).
+    An app that is saturated can fail its health check; the route feed then drops it and
+    Fabio answers ``No route`` 404s fast, which would pull the p50 down, so
+    ``meets_added_p50`` holds only with no non-2xx through Fabio. ``rps`` counts 2xx answers
+    only (``rps_all_answers`` all of them, ``non_2xx`` the rest; ``fabio_errors`` counts
+    Fabio's ``[ERROR]`` and ``No route`` lines).
     ``wrk_cpu_share`` is the share of the machine's CPUs that wrk itself used (its threads
     compete with Fabio and the app on these cores).
 
