@@ -673,8 +673,7 @@ def _bench_router(
             label: fabio_errors(log, since[label]) for label, log in logs.items()
         }
     return {
-        "subject": "examples/python-app as pushed (http.server, HTTP/1.0: one connection to"
-        " the app per request on both paths)",
+        "subject": "examples/python-app as pushed (http.server, HTTP/1.1 keep-alive on both paths)",
         **subjects[HELLO_APP],
         "raw_floor": {
             "subject": "reference only: an asyncio protocol with keep-alive (about 25 us per"
