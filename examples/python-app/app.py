@@ -9,6 +9,7 @@ VISITS = {"count": 0}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every reply has a Content-Length
+    disable_nagle_algorithm = True  # the head and the body go out as two writes
 
     def do_GET(self) -> None:
         if self.path == "/health":
