@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from piccolo.custom_types import Combinable
+
 from paastech.db.tables import Build
 from paastech.errors import BuildFailed, NotFound, PaasTechError
 from paastech.forge.builds import append_log, mark_build
@@ -68,8 +70,14 @@ async def _fail(build_id: UUID, reason: str) -> None:
     await mark_build(build_id, status="failed", error=reason, finished_at=_now())
 
 
-async def recover_builds(builder: NomadBuilder, timeout_seconds: float) -> list[asyncio.Task[None]]:
-    """Settle every unfinished build; returns the reattach tasks still following jobs."""
+async def recover_builds(
+    builder: NomadBuilder, timeout_seconds: float, *, before: dt.datetime | None = None
+) -> list[asyncio.Task[None]]:
+    """Settle every unfinished build recorded ``before`` this forge started (the ones pushed
+    to it since are its own, under way); returns the reattach tasks still following jobs."""
+    unfinished: Combinable = Build.status.is_in(["queued", "running"])
+    if before is not None:
+        unfinished = unfinished & (Build.created_at < before)
     rows = (
         await Build.select(
             Build.id,
@@ -78,7 +86,7 @@ async def recover_builds(builder: NomadBuilder, timeout_seconds: float) -> list[
             Build.started_at,
             Build.project.name.as_alias("project"),
         )
-        .where(Build.status.is_in(["queued", "running"]))
+        .where(unfinished)
         .order_by(Build.created_at)
     )
     tasks: list[asyncio.Task[None]] = []

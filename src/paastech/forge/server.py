@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import shutil
@@ -210,12 +211,16 @@ async def _watch_keys(
             await listener
 
 
-async def _recover(builder: NomadBuilder, timeout_seconds: float) -> None:
-    """Settle the builds a previous forge left unfinished; retried while Nomad is away."""
+async def _recover(builder: NomadBuilder, timeout_seconds: float, started: dt.datetime) -> None:
+    """Settle the builds a previous forge left unfinished; retried while Nomad is away.
+
+    It runs beside the listener, so it looks only at builds recorded before ``started``: a
+    push that arrives meanwhile queues a build this forge is running, not one it lost.
+    """
     reattached: list[asyncio.Task[None]] = []
     while True:
         try:
-            reattached = await recover_builds(builder, timeout_seconds)
+            reattached = await recover_builds(builder, timeout_seconds, before=started)
             break
         except PaasTechError as exc:
             log.warning("build recovery failed (%s); retrying in %s s", exc.message, RECOVERY_RETRY)
@@ -239,7 +244,8 @@ async def serve(settings: Settings, builder: Builder | None = None) -> None:
         return
     git = shutil.which("git", path=SAFE_PATH) or "git"
     async with db.connected(settings.db), nomad_builder(settings, git) as nomad:
-        recovery = asyncio.create_task(_recover(nomad, settings.build.timeout_seconds))
+        started = dt.datetime.now(dt.UTC)
+        recovery = asyncio.create_task(_recover(nomad, settings.build.timeout_seconds, started))
         try:
             await _serve(settings, nomad)
         finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import signal
 import sys
@@ -165,3 +166,26 @@ async def test_a_build_left_queued_is_failed_with_the_reason(
         "error": QUEUED_LOST,
         "log": f"! Build failed: {QUEUED_LOST}\n",
     }
+
+
+async def test_a_build_pushed_since_the_forge_started_is_not_taken_for_a_lost_one(
+    start_nomad_forge: Any, tmp_path: Path
+) -> None:
+    """Recovery runs beside the listener: a build queued after this forge started is its own
+    (waiting its turn), and stays queued; one from before is failed."""
+    run = await start_nomad_forge()
+    user = await run.forge.user()
+    project_id = await run.forge.project(user, "busy")
+    old_id, new_id = uuid.uuid4(), uuid.uuid4()
+    await Build(
+        id=old_id, project=project_id, number=1, status="queued", commit_sha="a" * 40
+    ).save()
+    started = dt.datetime.now(dt.UTC)
+    await Build(
+        id=new_id, project=project_id, number=2, status="queued", commit_sha="b" * 40
+    ).save()
+
+    assert await recover_builds(run.builder, 60, before=started) == []
+
+    rows = await Build.select(Build.id, Build.status).order_by(Build.number)
+    assert [(r["id"], r["status"]) for r in rows] == [(old_id, "failed"), (new_id, "queued")]
