@@ -129,10 +129,12 @@ class BuildOutcome:
         return self.status == "succeeded"
 
 
-async def record_build(project_id: UUID, commit_sha: str, ref: str) -> tuple[UUID, int]:
-    """Insert a ``queued`` Build with the project's next number; returns (id, number).
+async def record_build(project_id: UUID, commit_sha: str, ref: str) -> tuple[UUID, int, int]:
+    """Insert a ``queued`` Build with the project's next number; returns (id, number,
+    position in the build queue as it stood when the build was recorded).
 
-    The number is computed in the INSERT itself; a concurrent insert from another forge
+    The number and the position are computed in the INSERT itself (its snapshot: the queued
+    builds of any project recorded before this one); a concurrent insert from another forge
     process trips the ``UNIQUE (project, number)`` constraint and is simply retried.
     """
     for _ in range(5):
@@ -141,7 +143,8 @@ async def record_build(project_id: UUID, commit_sha: str, ref: str) -> tuple[UUI
             rows = await Build.raw(
                 "INSERT INTO builds (id, project, number, status, git_ref, commit_sha)"
                 " SELECT {}, {}, coalesce(max(number), 0) + 1, 'queued', {}, {}"
-                " FROM builds WHERE project = {} RETURNING number",
+                " FROM builds WHERE project = {} RETURNING number,"
+                " (SELECT count(*) FROM builds q WHERE q.status = 'queued') + 1 AS position",
                 build_id,
                 project_id,
                 ref,
@@ -150,7 +153,7 @@ async def record_build(project_id: UUID, commit_sha: str, ref: str) -> tuple[UUI
             )
         except asyncpg.UniqueViolationError:
             continue
-        return build_id, int(rows[0]["number"])
+        return build_id, int(rows[0]["number"]), int(rows[0]["position"])
     raise BuildFailed("could not allocate a build number (too many concurrent pushes)")
 
 
@@ -174,12 +177,11 @@ async def run_build(
     """
     lock = coordinator.project_lock(project_id)
     queued = lock.locked()  # decided before the row exists, so the row implies the answer
-    build_id, number = await record_build(project_id, commit_sha, ref)
+    build_id, number, position = await record_build(project_id, commit_sha, ref)
     branch = ref.removeprefix("refs/heads/")
     await progress.step(f"Building {project} ({branch} {short_sha(commit_sha)})")
     first_line = len(progress.lines) - 1
     if queued or coordinator.slots.locked():
-        position = await queue_position(build_id)
         where = f"position {position} in the build queue"
         if queued:
             await progress.info(
@@ -268,16 +270,6 @@ async def _crashed(live: _LiveLog, build_id: UUID) -> None:
     with contextlib.suppress(Exception):  # the database may be what failed
         await live.flush()
     await _mark(build_id, status="failed", error="internal error in the forge", finished_at=_now())
-
-
-async def queue_position(build_id: UUID) -> int:
-    """1 + the queued builds (of any project) recorded before ``build_id``."""
-    rows = await Build.raw(
-        "SELECT count(*) AS ahead FROM builds q, builds b WHERE b.id = {}"
-        " AND q.status = 'queued' AND (q.created_at, q.id) < (b.created_at, b.id)",
-        build_id,
-    )
-    return int(rows[0]["ahead"]) + 1
 
 
 async def mark_build(build_id: UUID, **values: object) -> None:
