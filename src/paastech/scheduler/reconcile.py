@@ -86,6 +86,8 @@ class Reconciler:
         self.nomad = nomad
         self.cipher = cipher
         self._follow = follow
+        self.deferred: set[UUID] = set()
+        """Projects whose last step Nomad refused for now: every sweep tries them again."""
 
     async def spec(self, project: dict[str, Any], release: dict[str, Any]) -> dict[str, Any]:
         """The Nomad job (API JSON) that runs ``release`` of ``project``."""
@@ -200,6 +202,9 @@ class Reconciler:
         except InvalidInput as exc:
             # Nomad refuses a scale while a deployment runs; the next sweep tries again.
             log.info("scale of %s deferred: %s", project["name"], exc.message)
+            self.deferred.add(project["id"])
+        else:
+            self.deferred.discard(project["id"])
 
 
 def _job_release(job: dict[str, Any]) -> int | None:

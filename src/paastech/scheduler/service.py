@@ -188,7 +188,8 @@ class ControlLoop:
 
         A project whose wanted state (its row's fingerprint in PostgreSQL) and whose job in
         Nomad (its ``JobModifyIndex`` in one list of the jobs) are both as the last sweep saw
-        them, with no release on its way, is skipped: nothing can have drifted. That keeps
+        them, with no release on its way and no step Nomad refused for now (a scale during a
+        deployment), is skipped: nothing can have drifted. That keeps
         fifty sleeping functions from costing fifty job reads every sweep. The first sweep
         of a leader reconciles every project."""
         rows = await Release.raw(_SWEEP_STATE).run()
@@ -202,7 +203,9 @@ class ControlLoop:
         swept: dict[UUID, tuple[Any, ...]] = {}
         for row in rows:
             key = (row["fingerprint"], (jobs or {}).get(jobspec.job_id(row["name"])))
-            if jobs is not None and not row["moving"] and self._swept.get(row["id"]) == key:
+            unchanged = self._swept.get(row["id"]) == key
+            settled = not row["moving"] and row["id"] not in self.reconciler.deferred
+            if jobs is not None and settled and unchanged:
                 swept[row["id"]] = key
                 continue
             await self._reconcile(row["id"])
