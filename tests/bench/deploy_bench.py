@@ -27,7 +27,9 @@
     Across runs on the 2 shared cores the noise is as large as a change of Fabio's settings,
     so each run also measures, in the same rotating rounds, a second Fabio on Go's defaults
     (GOGC 100, one thread per CPU; ``fabio_go_defaults``) beside the platform's
-    (``fabio.gogc = 400``, ``fabio.gomaxprocs = 1``), with each one's CPU per request.
+    (``fabio.gogc = 400``, ``fabio.gomaxprocs = 1``), with each one's CPU per request; and
+    ``go_reference_proxy``, Go's standard reverse proxy alone (``refproxy/main.go``, Fabio's
+    runtime settings): the cost of one more Go hop here, below which no Go router gets.
 
     An app that is saturated can fail its health check; the route feed then drops it and
     Fabio answers ``No route`` 404s fast, which would pull the p50 down, so
@@ -64,6 +66,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -81,6 +84,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 from components import NomadAgent, RegistryAuth  # noqa: E402 - after the path set-up
 from e2e_harness import Platform, Stack, User, onboard, start_platform  # noqa: E402
 from gateway_bench import parse_wrk  # noqa: E402 - the sibling benchmark's wrk parser
+from refproxy import running as reference_proxy  # noqa: E402
 
 from paastech import db as dbmod  # noqa: E402
 from paastech.forge.detect import detect  # noqa: E402
@@ -273,9 +277,67 @@ def export_context(repo: Path, sha: str, dest: Path) -> None:
         (dest / "Dockerfile").write_text(plan.dockerfile)
 
 
+class AllocationWatch:
+    """What Nomad did for a push, seen from outside: the first allocation of the job that
+    did not exist before, and when its check first passed (polled every
+    :data:`POLL_SECONDS`: Nomad stamps check results in whole seconds)."""
+
+    def __init__(self, platform: Platform, project: str) -> None:
+        nomad = platform.stack.nomad
+        self.client = httpx.Client(base_url=nomad.address, headers=nomad.headers, timeout=5)
+        self.path = f"/v1/job/paastech-{project}/allocations"
+        self.before = {a["ID"] for a in self.client.get(self.path).json()}
+        self.alloc: str | None = None
+        self.check_passed: dt.datetime | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set() and self.check_passed is None:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if self.alloc is None:
+                    listed = self.client.get(self.path).json()
+                    new = [a for a in listed if a["ID"] not in self.before]
+                    self.alloc = min(new, key=lambda a: a["CreateTime"])["ID"] if new else None
+                else:
+                    checks = self.client.get(f"/v1/allocation/{self.alloc}/checks").json()
+                    if checks and all(c["Status"] == "success" for c in checks.values()):
+                        self.check_passed = dt.datetime.now(dt.UTC)
+            self.stop.wait(POLL_SECONDS)
+
+    def phases(self) -> dict[str, dt.datetime]:
+        """``placed``, ``task_started`` and ``check_passed`` of the new allocation."""
+        self.stop.set()
+        self.thread.join(10)
+        try:
+            if self.alloc is None or self.check_passed is None:
+                return {}
+            alloc = self.client.get(f"/v1/allocation/{self.alloc}").json()
+        finally:
+            self.client.close()
+        started = min(t["StartedAt"] for t in alloc["TaskStates"].values())
+        return {
+            "placed": dt.datetime.fromtimestamp(alloc["CreateTime"] / 1e9, dt.UTC),
+            "task_started": _rfc3339(started),
+            "check_passed": self.check_passed,
+        }
+
+
+def _rfc3339(value: str) -> dt.datetime:
+    """Nomad's RFC 3339 times carry nanoseconds; Python reads up to microseconds."""
+    head, _, rest = value.partition(".")
+    digits = "".join(c for c in rest if c.isdigit())
+    zone = rest[len(digits) :] or "Z"
+    text = f"{head}.{digits[:6]:0<6}{'+00:00' if zone == 'Z' else zone}"
+    return dt.datetime.fromisoformat(text)
+
+
 def timed_push(platform: Platform, user: User, repo: Path, marker: str) -> dict[str, Any]:
-    """Start ``git push``, poll Fabio until the new version answers 200; both durations."""
+    """Start ``git push``, poll Fabio until the new version answers 200; both durations,
+    and when Nomad placed, started and first found healthy the new allocation."""
     out = repo.parent / f"{repo.name}.push.log"
+    watch = AllocationWatch(platform, PUSH_APP)
     wall_start = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     with out.open("w") as log:
@@ -312,6 +374,7 @@ def timed_push(platform: Platform, user: User, repo: Path, marker: str) -> dict[
         "push_returned_ms": (time.perf_counter() - started) * 1000,
         "wall_start": wall_start,
         "wall_first_200": wall_start + dt.timedelta(seconds=first_200 - started),
+        "nomad": watch.phases(),
     }
 
 
@@ -358,7 +421,11 @@ async def push_phases(db: DbSettings, sha: str, timing: dict[str, Any]) -> dict[
     ``push_to_build_queued``: ``git push`` started → the Build row; ``build``: the Nomad batch
     job (queued → image pushed); ``build_to_release``: the Release row; ``release_to_first_200``:
     the service job's new allocation started, passed its check and reached Fabio's table (the
-    route feed admits an instance once its check passes); ``release_to_live``: the scheduler's
+    route feed admits an instance once its check passes), split by :class:`AllocationWatch`
+    into ``release_to_placed``, ``placed_to_task_started``, ``placed_to_check_passed`` (Nomad
+    v1.6.5 runs an allocation's first check half an interval after the allocation starts, and
+    refuses intervals under 1 s: 500 ms at best) and ``check_passed_to_first_200`` (the route
+    feed and Fabio's next poll of it); ``release_to_live``: the scheduler's
     ``live`` event, later than the first 200 because a deployment is successful only after
     ``min_healthy_time`` and the old instances are drained from the router first.
     """
@@ -385,11 +452,21 @@ async def push_phases(db: DbSettings, sha: str, timing: dict[str, Any]) -> dict[
     def ms(a: dt.datetime, b: dt.datetime) -> float:
         return (b - a).total_seconds() * 1000
 
+    nomad = timing["nomad"]
+    steps = {}
+    if nomad:
+        steps = {
+            "release_to_placed": ms(release["created_at"], nomad["placed"]),
+            "placed_to_task_started": ms(nomad["placed"], nomad["task_started"]),
+            "placed_to_check_passed": ms(nomad["placed"], nomad["check_passed"]),
+            "check_passed_to_first_200": ms(nomad["check_passed"], timing["wall_first_200"]),
+        }
     return {
         "push_to_build_queued": ms(timing["wall_start"], build["created_at"]),
         "build": ms(build["created_at"], build["finished_at"]),
         "build_to_release": ms(build["finished_at"], release["created_at"]),
         "release_to_first_200": ms(release["created_at"], timing["wall_first_200"]),
+        **steps,
         "release_to_live": ms(release["created_at"], live),
     }
 
@@ -663,12 +740,14 @@ def _bench_router(
             "fabio_go_defaults": work / "logs" / "fabio-go-defaults.log",
         }
         since = {label: log.stat().st_size if log.exists() else 0 for label, log in logs.items()}
-        paths = {
-            "direct": WrkPath(direct, None),
-            "fabio": WrkPath(via, host, pids["fabio-e2e"]),
-            "fabio_go_defaults": WrkPath(via_defaults, bare, pids["fabio-go-defaults"]),
-        }
-        subjects[name] = measure_paths(paths, seconds, rounds)
+        with reference_proxy(direct.removeprefix("http://").rstrip("/")) as (ref, ref_pid):
+            paths = {
+                "direct": WrkPath(direct, None),
+                "fabio": WrkPath(via, host, pids["fabio-e2e"]),
+                "fabio_go_defaults": WrkPath(via_defaults, bare, pids["fabio-go-defaults"]),
+                "go_reference_proxy": WrkPath(f"http://{ref}/", None, ref_pid),
+            }
+            subjects[name] = measure_paths(paths, seconds, rounds)
         subjects[name]["fabio_errors"] = {
             label: fabio_errors(log, since[label]) for label, log in logs.items()
         }
@@ -795,12 +874,16 @@ def report_router(router: dict[str, Any]) -> None:
                 f" {r['fabio']['proxy_cpu_us_per_request']} us/request; wrk CPU share"
                 f" {r['direct']['wrk_cpu_share']}/{r['fabio']['wrk_cpu_share']}"
             )
-            d = r["fabio_go_defaults"]
-            print(
-                f"  same rounds, Fabio on Go's defaults: {d['rps']} rps p50 {d['p50_ms']} ms:"
-                f" added p50 {d['added_p50_ms']} ms, rps ratio {d['rps_ratio']}; Fabio CPU"
-                f" {d['proxy_cpu_us_per_request']} us/request"
-            )
+            for key, what in (
+                ("fabio_go_defaults", "Fabio on Go's defaults"),
+                ("go_reference_proxy", "Go's standard reverse proxy (the floor of a Go hop)"),
+            ):
+                d = r[key]
+                print(
+                    f"  same rounds, {what}: {d['rps']} rps p50 {d['p50_ms']} ms: added p50"
+                    f" {d['added_p50_ms']} ms, rps ratio {d['rps_ratio']}; its CPU"
+                    f" {d['proxy_cpu_us_per_request']} us/request"
+                )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
     (host network, the shim's env) in the same run, alternating. Targets: p50 <= 1.0 s,
     p95 <= 1.5 s, p50 ratio <= 2.0. The median wake's breakdown (``cold_starts``) is reported.
 (b) Warm: p50 of a GET through Fabio against the same GET straight to the instance
-    (target ratio <= 1.2).
+    (target ratio <= 1.2), and, as a reference in the same rounds, through Go's standard
+    reverse proxy alone (``refproxy.py``): what one more Go hop costs on this machine.
 (c) Idle cost: 50 more function projects registered asleep (their jobs at count 0); the
     scheduler process's CPU (share of one core over 30 s) and RSS (target CPU < 3 %).
 
@@ -47,6 +48,7 @@ from e2e_harness import (  # noqa: E402
     start_platform,
     user_factory,
 )
+from refproxy import running as reference_proxy  # noqa: E402
 
 from paastech.infra.postgres import password_file  # noqa: E402
 from paastech.settings import DbSettings  # noqa: E402
@@ -205,17 +207,21 @@ def test_measure(platform: Platform, new_user: Callable[[str], User], test_db: D
     port = next(
         p["Value"] for p in alloc["AllocatedResources"]["Shared"]["Ports"] if p["Label"] == "http"
     )
-    via, direct = [], []
-    with httpx.Client(timeout=5) as client:
-        host = {"Host": f"{name}.apps.localhost:{platform.proxy_port}"}
+    host = {"Host": f"{name}.apps.localhost:{platform.proxy_port}"}
+    warm_paths = {
+        "fabio": (f"http://127.0.0.1:{platform.proxy_port}/", host),
+        "direct": (f"http://127.0.0.1:{port}/", {}),
+    }
+    warm: dict[str, list[float]] = {label: [] for label in [*warm_paths, "go_reference_proxy"]}
+    with reference_proxy(f"127.0.0.1:{port}") as (ref, _), httpx.Client(timeout=5) as client:
+        warm_paths["go_reference_proxy"] = (f"http://{ref}/", {})
         time.sleep(3)  # the route goes straight to the instance once Nomad reports it healthy
         for _ in range(300):
-            t = time.perf_counter()
-            client.get(f"http://127.0.0.1:{platform.proxy_port}/", headers=host)
-            via.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            client.get(f"http://127.0.0.1:{port}/")
-            direct.append(time.perf_counter() - t)
+            for label, (url, headers) in warm_paths.items():
+                t = time.perf_counter()
+                client.get(url, headers=headers)
+                warm[label].append(time.perf_counter() - t)
+    via, direct, reference = warm["fabio"], warm["direct"], warm["go_reference_proxy"]
 
     # (a) cold starts vs docker run.
     wakes, runs = [], []
@@ -270,6 +276,10 @@ def test_measure(platform: Platform, new_user: Callable[[str], User], test_db: D
             "fabio_p50_ms": round(statistics.median(via) * 1000, 3),
             "direct_p50_ms": round(statistics.median(direct) * 1000, 3),
             "ratio_p50": round(warm_ratio, 2),
+            "go_reference_proxy_p50_ms": round(statistics.median(reference) * 1000, 3),
+            "go_reference_proxy_ratio_p50": round(
+                statistics.median(reference) / statistics.median(direct), 2
+            ),
             "target_ratio": 1.2,
             "meets_target": warm_ratio <= 1.2,
         },

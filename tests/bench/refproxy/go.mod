@@ -1,0 +1,3 @@
+module paastech.local/refproxy
+
+go 1.21
