@@ -12,7 +12,8 @@ import pytest
 from paastech.errors import PaasTechError
 from paastech.infra import nomad as nomad_infra
 from paastech.infra.process import Running, stop_pidfile
-from paastech.settings import load_settings
+from paastech.scheduler.registry import RegistryApi
+from paastech.settings import RegistrySettings, load_settings
 
 
 def require(component: str, reason: str) -> NoReturn:
@@ -37,6 +38,37 @@ class RegistryAuth:
     def docker_env(self) -> dict[str, str]:
         """The environment for a docker CLI that pushes and pulls as the platform."""
         return {**os.environ, "DOCKER_CONFIG": str(self.docker_config)}
+
+    def api(self) -> RegistryApi:
+        """The platform's client of the registry's API, with these credentials."""
+        settings = RegistrySettings(
+            address=self.address, username=self.username, password=self.password
+        )
+        return RegistryApi(settings)
+
+
+async def registry_images(api: RegistryApi) -> dict[str, dict[str, str]]:
+    """Every tag in the registry: repository → tag → manifest digest."""
+    images: dict[str, dict[str, str]] = {}
+    for repository in await api.repositories():
+        for tag in await api.tags(repository):
+            digest = await api.digest(repository, tag)
+            if digest is not None:
+                images.setdefault(repository, {})[tag] = digest
+    return images
+
+
+async def remove_images_since(api: RegistryApi, before: dict[str, dict[str, str]]) -> int:
+    """Delete the images tagged since ``before`` (:func:`registry_images`), leaving every
+    manifest a tag of ``before`` still points at; how many manifests were deleted. A test run
+    against the dev stack's registry leaves it as it found it."""
+    deleted = 0
+    for repository, tags in (await registry_images(api)).items():
+        kept = set(before.get(repository, {}).values())
+        for digest in {d for t, d in tags.items() if t not in before.get(repository, {})} - kept:
+            await api.delete_manifest(repository, digest)
+            deleted += 1
+    return deleted
 
 
 @dataclass

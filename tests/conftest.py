@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import pytest
-from components import NomadAgent, RegistryAuth, require
+from components import NomadAgent, RegistryAuth, registry_images, remove_images_since, require
 
 from paastech import db as dbmod
 from paastech.db.tables import TABLES
@@ -141,7 +141,11 @@ def registry_auth(state_dir: Path) -> Iterator[RegistryAuth]:
         require("registry", str(exc))
     user, password = registry_infra.credentials(state_dir, settings)
     config = registry_infra.docker_auth_path(state_dir)
-    yield RegistryAuth(settings.address, user, password, config.parent)
+    auth = RegistryAuth(settings.address, user, password, config.parent)
+    before = asyncio.run(registry_images(auth.api()))
+    yield auth
+    # Builds push images the tests never deploy, or deploy in a project they never delete.
+    asyncio.run(remove_images_since(auth.api(), before))
     running.stop()
 
 

@@ -23,6 +23,9 @@ MANIFESTS = ", ".join(
     )
 )
 
+CATALOG_PAGE = 1000
+"""Repositories per catalog page (Distribution refuses more than its ``maxentries``, 1000)."""
+
 
 @contextlib.contextmanager
 def map_registry_errors(what: str) -> Iterator[None]:
@@ -57,21 +60,48 @@ class RegistryApi:
                 r.raise_for_status()
                 return list(r.json().get("tags") or [])
 
+    async def repositories(self) -> list[str]:
+        """Every repository the registry holds (its catalog, read a page at a time)."""
+        names: list[str] = []
+        async with self._client() as client:
+            while True:
+                params: dict[str, str | int] = {"n": CATALOG_PAGE}
+                if names:
+                    params["last"] = names[-1]
+                with map_registry_errors("catalog"):
+                    r = await client.get("/v2/_catalog", params=params)
+                    r.raise_for_status()
+                page = list(r.json().get("repositories") or [])
+                names += page
+                if len(page) < CATALOG_PAGE or "next" not in r.headers.get("Link", ""):
+                    return names
+
+    async def digest(self, repository: str, tag: str) -> str | None:
+        """The manifest digest ``repository:tag`` points at, or None when it is gone."""
+        async with self._client() as client:
+            with map_registry_errors(f"manifest of {repository}:{tag}"):
+                head = await client.head(
+                    f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFESTS}
+                )
+                if head.status_code == 404:
+                    return None
+                head.raise_for_status()
+                return head.headers["Docker-Content-Digest"]
+
+    async def delete_manifest(self, repository: str, digest: str) -> None:
+        """Delete the manifest ``digest`` of ``repository``, and so every tag pointing at it."""
+        async with self._client() as client:
+            with map_registry_errors(f"delete {repository}@{digest}"):
+                r = await client.delete(f"/v2/{repository}/manifests/{digest}")
+                if r.status_code not in {202, 404}:
+                    r.raise_for_status()
+
     async def delete_repository(self, repository: str) -> int:
         """Delete every tagged manifest of ``repository``; how many were deleted."""
         deleted = 0
-        async with self._client() as client:
-            for tag in await self.tags(repository):
-                with map_registry_errors(f"delete {repository}:{tag}"):
-                    head = await client.head(
-                        f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFESTS}
-                    )
-                    if head.status_code == 404:
-                        continue
-                    head.raise_for_status()
-                    digest = head.headers["Docker-Content-Digest"]
-                    r = await client.delete(f"/v2/{repository}/manifests/{digest}")
-                    if r.status_code not in {202, 404}:
-                        r.raise_for_status()
-                    deleted += 1
+        for tag in await self.tags(repository):
+            digest = await self.digest(repository, tag)
+            if digest is not None:
+                await self.delete_manifest(repository, digest)
+                deleted += 1
         return deleted
