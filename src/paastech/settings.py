@@ -12,6 +12,7 @@ content, stripped, wins over the inline value.
 from __future__ import annotations
 
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +26,14 @@ from paastech.errors import InvalidSettings
 ENV_PREFIX = "PAASTECH_"
 
 
+class _SecretFileMark:
+    """Annotated metadata marking a setting as the ``*_file`` twin of a secret."""
+
+
+SecretFile = Annotated[str, _SecretFileMark()]
+"""A file holding the secret named without ``_file``; its content, stripped, wins over it."""
+
+
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Base for every settings section: immutable, unknown keys are an error."""
 
@@ -34,13 +43,15 @@ class DbSettings(_Section, frozen=True):
     port: Annotated[int, Meta(ge=1, le=65535, description="PostgreSQL port.")] = 5433
     user: Annotated[str, Meta(description="Database role.")] = "paastech"
     password: Annotated[str, Meta(description="Database password (prefer password_file).")] = ""
-    password_file: Annotated[str, Meta(description="File holding the password.")] = ""
+    password_file: Annotated[SecretFile, Meta(description="File holding the password.")] = ""
     database: Annotated[str, Meta(description="Database name.")] = "paastech"
     migrate_user: Annotated[
         str, Meta(description="Role owning the schema, used by migrate only; empty: user.")
     ] = ""
     migrate_password: Annotated[str, Meta(description="Its password (prefer the file).")] = ""
-    migrate_password_file: Annotated[str, Meta(description="File holding that password.")] = ""
+    migrate_password_file: Annotated[
+        SecretFile, Meta(description="File holding that password.")
+    ] = ""
     pool_min: Annotated[int, Meta(ge=1, description="Minimum pooled connections.")] = 2
     pool_max: Annotated[int, Meta(ge=1, description="Maximum pooled connections.")] = 10
     connect_timeout_seconds: Annotated[
@@ -135,7 +146,7 @@ class NomadSettings(_Section, frozen=True):
     region: Annotated[str, Meta(description="Nomad region.")] = "global"
     datacenter: Annotated[str, Meta(description="Datacenter jobs are placed in.")] = "dc1"
     token: Annotated[str, Meta(description="ACL token (prefer token_file).")] = ""
-    token_file: Annotated[str, Meta(description="File holding the ACL token.")] = ""
+    token_file: Annotated[SecretFile, Meta(description="File holding the ACL token.")] = ""
     version: Annotated[str, Meta(description="Nomad version provisioned in dev.")] = "1.6.5"
     source_tarball: Annotated[
         str,
@@ -158,7 +169,7 @@ class FabioSettings(_Section, frozen=True):
         str, Meta(description="Query secret Fabio sends to the route feed (required).")
     ] = ""
     route_feed_secret_file: Annotated[
-        str, Meta(description="File holding that secret; generated in dev when missing.")
+        SecretFile, Meta(description="File holding that secret; generated in dev when missing.")
     ] = ""
     poll_interval: Annotated[
         str, Meta(description="How often Fabio polls the feed (a new instance waits for it).")
@@ -197,7 +208,7 @@ class RegistrySettings(_Section, frozen=True):
     username: Annotated[str, Meta(description="Registry user (htpasswd auth).")] = "paastech"
     password: Annotated[str, Meta(description="Registry password (prefer password_file).")] = ""
     password_file: Annotated[
-        str, Meta(description="File holding it; generated in dev when missing.")
+        SecretFile, Meta(description="File holding it; generated in dev when missing.")
     ] = ""
 
 
@@ -289,7 +300,7 @@ class DomainsSettings(_Section, frozen=True):
 class SecretsSettings(_Section, frozen=True):
     env_key: Annotated[str, Meta(description="Fernet key encrypting env values at rest.")] = ""
     env_key_file: Annotated[
-        str, Meta(description="File holding that key; generated in dev when missing.")
+        SecretFile, Meta(description="File holding that key; generated in dev when missing.")
     ] = ""
 
 
@@ -322,14 +333,22 @@ class Settings(_Section, frozen=True):
 
 
 _SECTIONS = {f.name for f in msgspec.structs.fields(Settings) if f.name != "state_dir"}
-_FILE_SECRETS = {
-    ("db", "password"),
-    ("db", "migrate_password"),
-    ("nomad", "token"),
-    ("registry", "password"),
-    ("fabio", "route_feed_secret"),
-    ("secrets", "env_key"),
-}
+
+
+def _secret_files() -> tuple[tuple[str, str], ...]:
+    """Every ``(section, secret)`` whose ``<secret>_file`` twin is declared a :data:`SecretFile`."""
+    pairs = []
+    for section, struct in typing.get_type_hints(Settings).items():
+        if section not in _SECTIONS:
+            continue
+        for name, hint in typing.get_type_hints(struct, include_extras=True).items():
+            marks = getattr(hint, "__metadata__", ())
+            if any(isinstance(mark, _SecretFileMark) for mark in marks):
+                pairs.append((section, name.removesuffix("_file")))
+    return tuple(pairs)
+
+
+_FILE_SECRETS = _secret_files()
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -135,7 +135,14 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("section", "field"),
-    [("db", "password"), ("nomad", "token"), ("secrets", "env_key")],
+    [
+        ("db", "password"),
+        ("db", "migrate_password"),
+        ("nomad", "token"),
+        ("registry", "password"),
+        ("fabio", "route_feed_secret"),
+        ("secrets", "env_key"),
+    ],
 )
 def test_secret_file_wins_over_inline_value(tmp_path: Path, section: str, field: str) -> None:
     """A *_file secret is read (stripped) and wins over the inline value."""

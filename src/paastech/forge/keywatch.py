@@ -11,21 +11,18 @@ all open connections against the table for the same reason.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from paastech.db.listen import listen_forever
 from paastech.settings import DbSettings
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "paastech_ssh_key_deleted"
-RECONNECT_SECONDS = 1.0
-KEEPALIVE_SECONDS = 10.0
 
 Closer = Callable[[], None]
 
@@ -65,13 +62,6 @@ class KeyWatcher:
     def __init__(self, db: DbSettings, registry: KeyRegistry) -> None:
         self._db = db
         self._registry = registry
-        self._lost = asyncio.Event()
-
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._registry.revoke(payload)
-
-    def _terminated(self, _conn: object) -> None:
-        self._lost.set()
 
     async def _sweep(self, conn: asyncpg.Connection) -> None:
         open_now = self._registry.fingerprints()
@@ -85,26 +75,12 @@ class KeyWatcher:
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting (and sweeping) after any loss."""
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._db.dsn(),
-                    timeout=self._db.connect_timeout_seconds,
-                    command_timeout=self._db.command_timeout_seconds,
-                )
-                self._lost.clear()
-                conn.add_termination_listener(self._terminated)
-                await conn.add_listener(CHANNEL, self._notified)
-                await self._sweep(conn)
-                while not self._lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._lost.wait(), KEEPALIVE_SECONDS)
-                        break
-                    await self._sweep(conn)  # also the keepalive of a silent network
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("forge: key deletion listener lost the database: %s", exc)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
-            await asyncio.sleep(RECONNECT_SECONDS)
+        await listen_forever(
+            self._db,
+            CHANNEL,
+            self._registry.revoke,
+            log=log,
+            what="forge: key deletion listener",
+            resync=self._sweep,
+            keepalive=self._sweep,  # also the keepalive of a silent network
+        )

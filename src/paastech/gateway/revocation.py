@@ -18,14 +18,13 @@ from uuid import UUID
 
 import asyncpg
 
+from paastech.db.listen import listen_forever
 from paastech.gateway.auth import TokenCache
 from paastech.settings import DbSettings
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "paastech_token_revoked"
-RECONNECT_SECONDS = 1.0
-KEEPALIVE_SECONDS = 10.0
 
 
 class RevocationListener:
@@ -34,48 +33,32 @@ class RevocationListener:
     def __init__(self, db: DbSettings, cache: TokenCache) -> None:
         self._db = db
         self._cache = cache
-        self._lost = asyncio.Event()
 
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         try:
             self._cache.evict({UUID(payload)})
         except ValueError:
             self._cache.clear()  # not ours to parse: be safe
 
-    def _terminated(self, _conn: object) -> None:
+    async def _listening(self, _conn: asyncpg.Connection) -> None:
+        self._cache.clear()  # anything cached before now may have missed a NOTIFY
+        self._cache.live = True
+
+    def _lost(self) -> None:
         self._cache.live = False
         self._cache.clear()
-        self._lost.set()
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting after any loss."""
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._db.dsn(),
-                    timeout=self._db.connect_timeout_seconds,
-                    command_timeout=self._db.command_timeout_seconds,
-                )
-                self._lost.clear()
-                conn.add_termination_listener(self._terminated)
-                await conn.add_listener(CHANNEL, self._notified)
-                self._cache.clear()  # anything cached before now may have missed a NOTIFY
-                self._cache.live = True
-                while not self._lost.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._lost.wait(), KEEPALIVE_SECONDS)
-                        break
-                    # A silently dropped network shows up as a command timeout here.
-                    await conn.execute("SELECT 1")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("token revocation listener lost the database: %s", exc)
-            finally:
-                self._cache.live = False
-                self._cache.clear()
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
-            await asyncio.sleep(RECONNECT_SECONDS)
+        await listen_forever(
+            self._db,
+            CHANNEL,
+            self._notified,
+            log=log,
+            what="token revocation listener",
+            resync=self._listening,
+            lost=self._lost,
+        )
 
 
 @contextlib.asynccontextmanager

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
+from piccolo.columns import Column
 
 from paastech import releases
 from paastech.db.tables import Release
@@ -28,18 +31,25 @@ _COLUMNS = (
     Release.build,
     Release.created_at,
 )
+_CARRIED = (Release.image, Release.digest, Release.build, Release.config)  # by a rollback
 
 
-async def _release(project_id: object, version: int) -> ReleaseOut:
+async def _release_row(project_id: object, version: int, *columns: Column) -> dict[str, Any]:
+    """``columns`` of the project's release ``version`` (JSON decoded); NotFound without one."""
     row = (
-        await Release.select(*_COLUMNS)
+        await Release.select(*columns)
+        .output(load_json=True)
         .where((Release.project == project_id) & (Release.version == version))
         .first()
         .run()
     )
     if row is None:
         raise NotFound(f"no release v{version}")
-    return ReleaseOut(**row)
+    return row
+
+
+async def _release(project_id: object, version: int) -> ReleaseOut:
+    return ReleaseOut(**await _release_row(project_id, version, *_COLUMNS))
 
 
 @get("/{name:str}/releases", responses=responses(401, 404), summary="The project's releases")
@@ -68,15 +78,7 @@ async def rollback(
 ) -> ReleaseOut:
     async with transaction():
         project = await owned_project(caller, name, lock=True)
-        old = (
-            await Release.select(Release.image, Release.digest, Release.build, Release.config)
-            .output(load_json=True)
-            .where((Release.project == project["id"]) & (Release.version == data.version))
-            .first()
-            .run()
-        )
-        if old is None:
-            raise NotFound(f"no release v{data.version}")
+        old = await _release_row(project["id"], data.version, *_CARRIED)
         version = await releases.create_release(
             project, old, f"rollback to v{data.version}", config=old["config"]
         )
