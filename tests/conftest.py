@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import asyncpg
 import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth, registry_images, remove_images_since, require
+from throwaway import throwaway_database
 
-from paastech import db as dbmod
 from paastech.db.tables import TABLES
 from paastech.errors import PaasTechError
 from paastech.infra import nomad as nomad_infra
@@ -53,27 +52,8 @@ def pg_server(state_dir: Path) -> Iterator[DbSettings]:
 @pytest.fixture(scope="session")
 def test_db(pg_server: DbSettings) -> Iterator[DbSettings]:
     """A throwaway database for this test session, migrated."""
-    name = f"paastech_test_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_server.dsn("postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(pg_server.dsn("postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    settings = msgspec.structs.replace(pg_server, database=name)
-    asyncio.run(dbmod.migrate(settings))
-    yield settings
-    asyncio.run(drop())
+    with throwaway_database(pg_server, "test") as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")

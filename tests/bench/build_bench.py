@@ -41,7 +41,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from paastech import db as dbmod
@@ -59,6 +58,10 @@ from paastech.scheduler.registry import RegistryApi
 from paastech.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from throwaway import create_database, drop_database  # noqa: E402 - after the path set-up
+
 EXAMPLE = ROOT / "examples" / "python-app"
 TARGET_RATIO = 1.5
 """Seconds a push waits for its release to go live: none, no scheduler deploys it here."""
@@ -106,28 +109,24 @@ async def bench(rounds: int) -> dict[str, Any]:
         environ,
         docker_auth=registry_infra.docker_auth_path(state_dir),
     )
-    name = f"paastech_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(base.db.dsn("postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    bench_db = await create_database(base.db, "bench")
     try:
         with tempfile.TemporaryDirectory(prefix="build-bench-") as tmp_name:
             tmp = Path(tmp_name)
             settings = msgspec.structs.replace(
                 base,
                 state_dir=str(tmp / "state"),
-                db=msgspec.structs.replace(base.db, database=name),
+                db=bench_db,
                 forge=msgspec.structs.replace(base.forge, port=0, archive_port=0, deploy=False),
                 nomad=msgspec.structs.replace(
                     base.nomad, token=nomad_infra.management_token(state_dir)
                 ),
                 registry=msgspec.structs.replace(base.registry, username=user, password=password),
             )
-            await dbmod.migrate(settings.db)
             async with dbmod.connected(settings.db):
                 return await _measure(settings, tmp, rounds)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(base.db, bench_db.database)
         for running in (agent, registry, docker, pg):
             running.stop()
 

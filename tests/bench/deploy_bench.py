@@ -85,8 +85,8 @@ from components import NomadAgent, RegistryAuth  # noqa: E402 - after the path s
 from e2e_harness import Platform, Stack, User, onboard, start_platform  # noqa: E402
 from gateway_bench import parse_wrk  # noqa: E402 - the sibling benchmark's wrk parser
 from refproxy import running as reference_proxy  # noqa: E402
+from throwaway import throwaway_database  # noqa: E402
 
-from paastech import db as dbmod  # noqa: E402
 from paastech.forge.detect import detect  # noqa: E402
 from paastech.forge.repos import source_tree  # noqa: E402
 from paastech.infra import nomad as nomad_infra  # noqa: E402
@@ -186,8 +186,6 @@ def components(work: Path) -> Iterator[tuple[DbSettings, Stack]]:
     STATE_DIR.mkdir(exist_ok=True)
     started: list[Running] = [ensure_postgres(STATE_DIR, load_settings({}).db)]
     admin = load_settings({"PAASTECH_DB__PASSWORD_FILE": str(password_file(STATE_DIR))}).db
-    name = f"paastech_bench_{uuid.uuid4().hex[:8]}"
-    db = msgspec.structs.replace(admin, database=name)
     try:
         started.append(ensure_docker(STATE_DIR, environ))
         ensure_images(environ)
@@ -204,32 +202,14 @@ def components(work: Path) -> Iterator[tuple[DbSettings, Stack]]:
         )
         agent.start()
         fabio = ensure_fabio_binary(load_settings({}).fabio.version, environ)
-        asyncio.run(_create_database(admin, name))
-        asyncio.run(dbmod.migrate(db))
         try:
-            yield db, Stack(agent, registry, fabio)
+            with throwaway_database(admin, "bench") as db:
+                yield db, Stack(agent, registry, fabio)
         finally:
             agent.stop_if_started_here()
-            asyncio.run(_drop_database(admin, name))
     finally:
         for running in reversed(started):
             running.stop()
-
-
-async def _create_database(admin: DbSettings, name: str) -> None:
-    conn = await asyncpg.connect(admin.dsn("postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_database(admin: DbSettings, name: str) -> None:
-    conn = await asyncpg.connect(admin.dsn("postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def new_repo(user: User, name: str, files: dict[str, str]) -> Path:

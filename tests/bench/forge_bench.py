@@ -23,7 +23,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from paastech import db as dbmod
@@ -34,6 +33,10 @@ from paastech.infra.postgres import ensure_postgres, password_file
 from paastech.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from throwaway import create_database, drop_database  # noqa: E402 - after the path set-up
+
 TARGET_P50_MS = 150.0
 
 
@@ -62,25 +65,21 @@ async def bench(pushes: int, warmup: int) -> dict[str, Any]:
     state_dir = ROOT / ".paastech"
     running = await asyncio.to_thread(ensure_postgres, state_dir, load_settings({}).db)
     base = load_settings({"PAASTECH_DB__PASSWORD_FILE": str(password_file(state_dir))})
-    name = f"paastech_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(base.db.dsn("postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    bench_db = await create_database(base.db, "bench")
     try:
         with tempfile.TemporaryDirectory(prefix="forge-bench-") as tmp_name:
             tmp = Path(tmp_name)
             settings = msgspec.structs.replace(
                 base,
                 state_dir=str(tmp / "state"),
-                db=msgspec.structs.replace(base.db, database=name),
+                db=bench_db,
                 forge=msgspec.structs.replace(base.forge, host="127.0.0.1", port=0),
                 build=msgspec.structs.replace(base.build, enabled=False),
             )
-            await dbmod.migrate(settings.db)
             async with dbmod.connected(settings.db):
                 return await _measure(settings, tmp, pushes, warmup)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(base.db, bench_db.database)
         running.stop()
 
 

@@ -29,16 +29,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import msgspec
 from argon2 import PasswordHasher
 
-from paastech import db as dbmod
 from paastech.crypto import generate_key
 from paastech.infra.postgres import ensure_postgres, password_file
 from paastech.settings import DbSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = ROOT / ".paastech"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from throwaway import create_database, drop_database  # noqa: E402 - after the path set-up
+
 TARGET_RPS = 1500.0
 TARGET_RATIO = 0.3
 PROJECTS = 20
@@ -49,26 +51,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-async def make_database(admin: DbSettings) -> DbSettings:
-    name = f"paastech_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin.dsn("postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    bench = msgspec.structs.replace(admin, database=name)
-    await dbmod.migrate(bench)
-    return bench
-
-
-async def drop_database(admin: DbSettings, name: str) -> None:
-    conn = await asyncpg.connect(admin.dsn("postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def seed(db: DbSettings) -> str:
@@ -174,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     STATE_DIR.mkdir(exist_ok=True)
     running = ensure_postgres(STATE_DIR, base)
     admin = load_settings({"PAASTECH_DB__PASSWORD_FILE": str(password_file(STATE_DIR))}).db
-    bench_db = asyncio.run(make_database(admin))
+    bench_db = asyncio.run(create_database(admin, "bench"))
     port = free_port()
     env = {
         **os.environ,

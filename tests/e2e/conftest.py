@@ -6,17 +6,14 @@ suites after it find the node's CPU and memory free for their own jobs."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import asyncpg
-import msgspec
 import pytest
 from components import NomadAgent, RegistryAuth
 from components import require as fail_missing
 from e2e_harness import Platform, Require, Stack, User, start_platform, user_factory
+from throwaway import throwaway_database
 
 from paastech.infra.postgres import password_file
 from paastech.settings import DbSettings
@@ -32,18 +29,8 @@ def require() -> Require:
 def e2e_db(pg_server: DbSettings) -> Iterator[DbSettings]:
     """A database of the platform's own (``paastech-server migrate`` fills it): the other
     suites' rows are never the platform's to deploy, and it is dropped at the end."""
-    name = f"paastech_e2e_{uuid.uuid4().hex[:8]}"
-
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(pg_server.dsn("postgres"))
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield msgspec.structs.replace(pg_server, database=name)
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_database(pg_server, "e2e", migrate=False) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="package")
