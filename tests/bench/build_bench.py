@@ -7,7 +7,8 @@
     of its own, so none finds the one before it in the layer cache) in the same run,
     rotating which goes first; p50 of each over ``--rounds`` (>= 5) and their ratio (target
     <= 1.5). ``docker_build_push`` is a reference in the same rounds: the plain build plus
-    the ``docker push`` to the registry that every build must make, without Nomad or git.
+    the ``docker push`` to the registry that every build must make, without Nomad or git;
+    ``nomad_task_start`` another: Nomad starting a raw_exec task that does nothing.
 (b) Scheduling overhead: push accepted (the Build row recorded) to the build job's task
     running in Nomad (``job_running_at``), p50 over the same pushes.
 
@@ -41,6 +42,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 
 from paastech import db as dbmod
@@ -210,6 +212,54 @@ async def _clean_up(settings: Settings) -> None:
             await _run("docker", "rmi", "-f", *set(listed.split()))
 
 
+async def _nomad_task_start(settings: Settings, rounds: int) -> dict[str, dict[str, float]]:
+    """Reference: how long Nomad takes to start a task that does nothing (``/bin/true``,
+    raw_exec, no template), from the job's registration to its ``Started`` event and from
+    ``Task Setup`` to ``Started`` (the client launching its logmon and executor plugins)."""
+    headers = {"X-Nomad-Token": settings.nomad.token}
+    to_started: list[float] = []
+    setup_to_started: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=settings.nomad.address, headers=headers, timeout=30
+    ) as nomad:
+        for _ in range(rounds):
+            job_id = f"paastech-bench-probe-{uuid.uuid4().hex[:8]}"
+            task = {
+                "Name": "probe",
+                "Driver": "raw_exec",
+                "Config": {"command": "/bin/true"},
+                "Resources": {"CPU": 100, "MemoryMB": 32},
+                "LogConfig": {"MaxFiles": 1, "MaxFileSizeMB": 1},
+            }
+            group = {
+                "Name": "probe",
+                "Count": 1,
+                "RestartPolicy": {"Attempts": 0, "Mode": "fail"},
+                "ReschedulePolicy": {"Attempts": 0, "Unlimited": False},
+                "EphemeralDisk": {"SizeMB": 10},
+                "Tasks": [task],
+            }
+            job = {"ID": job_id, "Type": "batch", "Datacenters": [settings.nomad.datacenter]}
+            registered = time.time_ns()
+            r = await nomad.put("/v1/jobs", json={"Job": {**job, "TaskGroups": [group]}})
+            r.raise_for_status()
+            try:
+                events: dict[str, int] = {}
+                while "Started" not in events:
+                    await asyncio.sleep(0.05)
+                    for alloc in (await nomad.get(f"/v1/job/{job_id}/allocations")).json():
+                        state = (alloc.get("TaskStates") or {}).get("probe") or {}
+                        events = {e["Type"]: e["Time"] for e in state.get("Events") or []}
+            finally:
+                await nomad.delete(f"/v1/job/{job_id}", params={"purge": "true"})
+            to_started.append((events["Started"] - registered) / 1e6)
+            setup_to_started.append((events["Started"] - events["Task Setup"]) / 1e6)
+    return {
+        "registered_to_started": _summary(to_started),
+        "task_setup_to_started": _summary(setup_to_started),
+    }
+
+
 async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]:
     project_id, env = await _user(settings, tmp)
     git = shutil.which("git") or "git"
@@ -291,6 +341,7 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
                         "job": ("job_running_at", "finished_at"),
                     }.items():
                         phases[phase].append((row[b] - row[a]).total_seconds() * 1000)
+            task_start = await _nomad_task_start(settings, rounds)
         finally:
             acceptor.close()
             await acceptor.wait_closed()
@@ -313,6 +364,8 @@ async def _measure(settings: Settings, tmp: Path, rounds: int) -> dict[str, Any]
             "docker_build_push_ratio_p50": round(plain_push["p50_ms"] / plain["p50_ms"], 2),
         },
         "push_accepted_to_job_running": _summary(overhead),
+        # Reference: Nomad starting a task that does nothing, on the same agent.
+        "nomad_task_start": task_start,
         "phases_p50_ms": {k: round(statistics.median(v), 1) for k, v in phases.items()},
         "samples_ms": {
             **{k: [round(v, 1) for v in vals] for k, vals in timings.items()},
@@ -337,7 +390,8 @@ def main() -> int:
         f" build {warm['docker_build']['p50_ms']} ms: ratio {warm['ratio_p50']}"
         f" (target <= {TARGET_RATIO}: {'met' if warm['meets_target'] else 'MISSED'});"
         f" reference docker build + push {warm['docker_build_push']['p50_ms']} ms"
-        f" ({warm['docker_build_push_ratio_p50']}x);"
+        f" ({warm['docker_build_push_ratio_p50']}x); Nomad starts an empty task in"
+        f" {result['nomad_task_start']['registered_to_started']['p50_ms']} ms;"
         f" push accepted -> job running p50"
         f" {result['push_accepted_to_job_running']['p50_ms']} ms"
     )

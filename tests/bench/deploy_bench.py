@@ -259,14 +259,17 @@ def export_context(repo: Path, sha: str, dest: Path) -> None:
 
 class AllocationWatch:
     """What Nomad did for a push, seen from outside: the first allocation of the job that
-    did not exist before, and when its check first passed (polled every
-    :data:`POLL_SECONDS`: Nomad stamps check results in whole seconds)."""
+    did not exist before (found with blocking queries, which cost Nomad nothing while the
+    build runs), and when its check first passed (polled every :data:`POLL_SECONDS` from
+    then on: Nomad stamps check results in whole seconds)."""
 
     def __init__(self, platform: Platform, project: str) -> None:
         nomad = platform.stack.nomad
-        self.client = httpx.Client(base_url=nomad.address, headers=nomad.headers, timeout=5)
+        self.client = httpx.Client(base_url=nomad.address, headers=nomad.headers, timeout=40)
         self.path = f"/v1/job/paastech-{project}/allocations"
-        self.before = {a["ID"] for a in self.client.get(self.path).json()}
+        listed = self.client.get(self.path)
+        self.index = listed.headers.get("X-Nomad-Index", "0")
+        self.before = {a["ID"] for a in listed.json()}
         self.alloc: str | None = None
         self.check_passed: dt.datetime | None = None
         self.stop = threading.Event()
@@ -277,13 +280,14 @@ class AllocationWatch:
         while not self.stop.is_set() and self.check_passed is None:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 if self.alloc is None:
-                    listed = self.client.get(self.path).json()
-                    new = [a for a in listed if a["ID"] not in self.before]
+                    listed = self.client.get(self.path, params={"index": self.index, "wait": "5s"})
+                    self.index = listed.headers.get("X-Nomad-Index", self.index)
+                    new = [a for a in listed.json() if a["ID"] not in self.before]
                     self.alloc = min(new, key=lambda a: a["CreateTime"])["ID"] if new else None
-                else:
-                    checks = self.client.get(f"/v1/allocation/{self.alloc}/checks").json()
-                    if checks and all(c["Status"] == "success" for c in checks.values()):
-                        self.check_passed = dt.datetime.now(dt.UTC)
+                    continue
+                checks = self.client.get(f"/v1/allocation/{self.alloc}/checks").json()
+                if checks and all(c["Status"] == "success" for c in checks.values()):
+                    self.check_passed = dt.datetime.now(dt.UTC)
             self.stop.wait(POLL_SECONDS)
 
     def phases(self) -> dict[str, dt.datetime]:
