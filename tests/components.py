@@ -49,13 +49,10 @@ class RegistryAuth:
 
 async def registry_images(api: RegistryApi) -> dict[str, dict[str, str]]:
     """Every tag in the registry: repository → tag → manifest digest."""
-    images: dict[str, dict[str, str]] = {}
-    for repository in await api.repositories():
-        for tag in await api.tags(repository):
-            digest = await api.digest(repository, tag)
-            if digest is not None:
-                images.setdefault(repository, {})[tag] = digest
-    return images
+    images = {
+        repository: await api.manifests(repository) for repository in await api.repositories()
+    }
+    return {repository: tags for repository, tags in images.items() if tags}
 
 
 async def remove_images_since(api: RegistryApi, before: dict[str, dict[str, str]]) -> int:

@@ -86,8 +86,6 @@ class Reconciler:
         self.nomad = nomad
         self.cipher = cipher
         self._follow = follow
-        self.deferred: set[UUID] = set()
-        """Projects whose last step Nomad refused for now: every sweep tries them again."""
 
     async def spec(self, project: dict[str, Any], release: dict[str, Any]) -> dict[str, Any]:
         """The Nomad job (API JSON) that runs ``release`` of ``project``."""
@@ -124,11 +122,16 @@ class Reconciler:
         job: dict[str, Any] = jobspec.to_api(spec)["Job"]  # type: ignore[assignment]
         return job
 
-    async def reconcile(self, project_id: UUID) -> None:
-        """Do the next step towards the project's wanted state (idempotent)."""
+    async def reconcile(self, project_id: UUID) -> bool:
+        """Do the next step towards the project's wanted state (idempotent).
+
+        Returns:
+            False when Nomad refused the step for now (a scale during a deployment): a later
+            pass must try again whatever else has changed; True otherwise.
+        """
         state = await wanted(project_id)
         if state is None:
-            return
+            return True
         project, release = state.project, state.release
         job_id = jobspec.job_id(project["name"])
         job = await self.nomad.job_or_none(job_id)
@@ -136,17 +139,17 @@ class Reconciler:
             # Every release failed (the first deploy crashed): nothing to run, stop retrying.
             if job is not None and not job.get("Stop"):
                 await self.nomad.deregister_job(job_id, purge=False)
-            return
+            return True
         if release["status"] == releases.PENDING:
             await self._deploy(project, release)
-            return
+            return True
         if release["status"] == releases.DEPLOYING:
             if job is None or _job_release(job) != release["version"]:
                 # Registered nowhere (Nomad lost it, or we died before the call): again.
                 await self._deploy(project, release)
             else:
                 self._follow(project, release)
-            return
+            return True
         # Live: the job must exist and run this release at the wanted count.
         if job is None or job.get("Stop") or _job_release(job) != release["version"]:
             await self.nomad.register_job(await self.spec(project, release))
@@ -156,8 +159,8 @@ class Reconciler:
                 releases.LIVE,
                 "Nomad had no job running this release; registered it again",
             )
-            return
-        await self._scale(project, job)
+            return True
+        return await self._scale(project, job)
 
     async def _deploy(self, project: dict[str, Any], release: dict[str, Any]) -> None:
         job = await self.spec(project, release)
@@ -182,29 +185,26 @@ class Reconciler:
         }
         self._follow(project, release)
 
-    async def _scale(self, project: dict[str, Any], job: dict[str, Any]) -> None:
+    async def _scale(self, project: dict[str, Any], job: dict[str, Any]) -> bool:
+        """Bring the group to the project's count; False when Nomad refused it for now."""
         if group_count(job) == desired_count(project):
-            return
+            return True
         async with self.gate.lock(project["id"]):
             # Read both again under the lock: a wake or a sleep may just have changed them.
             fresh = await Project.select().where(Project.id == project["id"]).first().run()
             current = await self.nomad.job_or_none(job["ID"])
             if fresh is None or current is None:
-                return
+                return True
             want = desired_count(fresh)
             if group_count(current) == want:
-                return
-            await self._apply_scale(fresh, current, want)
-
-    async def _apply_scale(self, project: dict[str, Any], job: dict[str, Any], want: int) -> None:
-        try:
-            await self.nomad.scale(job["ID"], GROUP, want, f"scale to {want}")
-        except InvalidInput as exc:
-            # Nomad refuses a scale while a deployment runs; the next sweep tries again.
-            log.info("scale of %s deferred: %s", project["name"], exc.message)
-            self.deferred.add(project["id"])
-        else:
-            self.deferred.discard(project["id"])
+                return True
+            try:
+                await self.nomad.scale(job["ID"], GROUP, want, f"scale to {want}")
+            except InvalidInput as exc:
+                # Nomad refuses a scale while a deployment runs; the next sweep tries again.
+                log.info("scale of %s deferred: %s", fresh["name"], exc.message)
+                return False
+            return True
 
 
 def _job_release(job: dict[str, Any]) -> int | None:

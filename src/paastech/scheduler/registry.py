@@ -53,12 +53,7 @@ class RegistryApi:
     async def tags(self, repository: str) -> list[str]:
         """The repository's tags (empty when it has none or does not exist)."""
         async with self._client() as client:
-            with map_registry_errors(f"tags of {repository}"):
-                r = await client.get(f"/v2/{repository}/tags/list")
-                if r.status_code == 404:
-                    return []
-                r.raise_for_status()
-                return list(r.json().get("tags") or [])
+            return await _tags(client, repository)
 
     async def repositories(self) -> list[str]:
         """Every repository the registry holds (its catalog, read a page at a time)."""
@@ -76,32 +71,52 @@ class RegistryApi:
                 if len(page) < CATALOG_PAGE or "next" not in r.headers.get("Link", ""):
                     return names
 
-    async def digest(self, repository: str, tag: str) -> str | None:
-        """The manifest digest ``repository:tag`` points at, or None when it is gone."""
+    async def manifests(self, repository: str) -> dict[str, str]:
+        """The repository's tags and the manifest digest each points at."""
         async with self._client() as client:
-            with map_registry_errors(f"manifest of {repository}:{tag}"):
-                head = await client.head(
-                    f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFESTS}
-                )
-                if head.status_code == 404:
-                    return None
-                head.raise_for_status()
-                return head.headers["Docker-Content-Digest"]
+            found = {
+                tag: await _digest(client, repository, tag)
+                for tag in await _tags(client, repository)
+            }
+        return {tag: digest for tag, digest in found.items() if digest is not None}
 
     async def delete_manifest(self, repository: str, digest: str) -> None:
         """Delete the manifest ``digest`` of ``repository``, and so every tag pointing at it."""
         async with self._client() as client:
-            with map_registry_errors(f"delete {repository}@{digest}"):
-                r = await client.delete(f"/v2/{repository}/manifests/{digest}")
-                if r.status_code not in {202, 404}:
-                    r.raise_for_status()
+            await _delete(client, repository, digest)
 
     async def delete_repository(self, repository: str) -> int:
         """Delete every tagged manifest of ``repository``; how many were deleted."""
         deleted = 0
-        for tag in await self.tags(repository):
-            digest = await self.digest(repository, tag)
-            if digest is not None:
-                await self.delete_manifest(repository, digest)
-                deleted += 1
+        async with self._client() as client:
+            for tag in await _tags(client, repository):
+                digest = await _digest(client, repository, tag)
+                if digest is not None:
+                    await _delete(client, repository, digest)
+                    deleted += 1
         return deleted
+
+
+async def _tags(client: httpx.AsyncClient, repository: str) -> list[str]:
+    with map_registry_errors(f"tags of {repository}"):
+        r = await client.get(f"/v2/{repository}/tags/list")
+        if r.status_code == 404:
+            return []
+        r.raise_for_status()
+        return list(r.json().get("tags") or [])
+
+
+async def _digest(client: httpx.AsyncClient, repository: str, tag: str) -> str | None:
+    with map_registry_errors(f"manifest of {repository}:{tag}"):
+        head = await client.head(f"/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFESTS})
+        if head.status_code == 404:
+            return None
+        head.raise_for_status()
+        return head.headers["Docker-Content-Digest"]
+
+
+async def _delete(client: httpx.AsyncClient, repository: str, digest: str) -> None:
+    with map_registry_errors(f"delete {repository}@{digest}"):
+        r = await client.delete(f"/v2/{repository}/manifests/{digest}")
+        if r.status_code not in {202, 404}:
+            r.raise_for_status()

@@ -188,8 +188,9 @@ class ControlLoop:
 
         A project whose wanted state (its row's fingerprint in PostgreSQL) and whose job in
         Nomad (its ``JobModifyIndex`` in one list of the jobs) are both as the last sweep saw
-        them, with no release on its way and no step Nomad refused for now (a scale during a
-        deployment), is skipped: nothing can have drifted. That keeps
+        them, with no release on its way, is skipped: nothing can have drifted. A state is
+        remembered only once its reconcile went through, so a project whose step failed or
+        that Nomad refused for now (a scale during a deployment) is tried again. That keeps
         fifty sleeping functions from costing fifty job reads every sweep. The first sweep
         of a leader reconciles every project."""
         rows = await Release.raw(_SWEEP_STATE).run()
@@ -203,20 +204,18 @@ class ControlLoop:
         swept: dict[UUID, tuple[Any, ...]] = {}
         for row in rows:
             key = (row["fingerprint"], (jobs or {}).get(jobspec.job_id(row["name"])))
-            unchanged = self._swept.get(row["id"]) == key
-            settled = not row["moving"] and row["id"] not in self.reconciler.deferred
-            if jobs is not None and settled and unchanged:
+            if jobs is not None and not row["moving"] and self._swept.get(row["id"]) == key:
                 swept[row["id"]] = key
                 continue
-            await self._reconcile(row["id"])
-            if jobs is not None:
+            if await self._reconcile(row["id"]) and jobs is not None:
                 swept[row["id"]] = key
         self._swept = swept
         await self.outbox()
 
-    async def _reconcile(self, project_id: UUID) -> None:
+    async def _reconcile(self, project_id: UUID) -> bool:
+        """One project's reconcile; False when it did not go through (the sweep retries)."""
         try:
-            await self.reconciler.reconcile(project_id)
+            return await self.reconciler.reconcile(project_id)
         except PaasTechError as exc:
             log.warning("reconcile of %s failed: %s (the sweep retries)", project_id, exc.message)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
@@ -224,6 +223,7 @@ class ControlLoop:
         except Exception:
             # The edge of one project's reconcile: a bug there must not stop every other one.
             log.exception("reconcile of %s crashed (the sweep retries)", project_id)
+        return False
 
     async def outbox(self) -> None:
         """Remove what deleted projects left in Nomad and the registry."""
