@@ -67,6 +67,25 @@ def docker(*args: str, stdin: bytes | None = None, timeout: float = 600) -> str:
     return proc.stdout.decode(errors="replace")
 
 
+def container_logs(name: str) -> str:
+    """The container's stdout and stderr, then its state (running, exit code, OOM kill)."""
+    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
+    state = subprocess.run(
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "status={{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}}"
+            " started={{.State.StartedAt}}",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"{logs.stdout}{logs.stderr}[{(state.stdout or state.stderr).strip()}]"
+
+
 @pytest.fixture
 def docker_cleanup() -> Iterator[list[list[str]]]:
     """Docker commands run at the end of the test, last first (containers, then images)."""

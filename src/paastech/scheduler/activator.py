@@ -36,6 +36,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 RETRY_AFTER = "5"
+_WAKE_GRACE = 1.0
 _HOP = {
     b"connection",
     b"keep-alive",
@@ -133,7 +134,9 @@ class Activator:
 
     async def _woken(self, sleeper: Sleeper, arrived: float) -> Breakdown:
         task = self.waker.wake(sleeper, arrived)
-        remaining = self.hold_seconds - (time.time() - arrived)
+        # The wake ends by its own deadline (the first held request's hold time); this bound
+        # only guards against a wake stuck outside Nomad, such as a hung database.
+        remaining = self.hold_seconds - (time.time() - arrived) + _WAKE_GRACE
         breakdown = await asyncio.wait_for(asyncio.shield(task), max(0.01, remaining))
         breakdown.held += 1
         return breakdown

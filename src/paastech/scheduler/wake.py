@@ -67,7 +67,9 @@ class Waker:
         return task
 
     async def _wake(self, sleeper: Sleeper, arrived: float) -> Breakdown:
-        deadline = time.monotonic() + self.hold_seconds
+        # The first held request's hold time bounds the wake: when it runs out, the wake has
+        # already given up (and the project counts as asleep) before that request's 503.
+        deadline = time.monotonic() + self.hold_seconds - max(0.0, time.time() - arrived)
         breakdown = Breakdown(started_at=arrived)
         job_id = jobspec.job_id(sleeper.name)
         try:

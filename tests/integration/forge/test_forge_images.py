@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from imagebuild import GIT, committed_copy, docker_cleanup, free_port
+from imagebuild import GIT, committed_copy, container_logs, docker_cleanup, free_port
 from imagebuild import docker as docker_sync
 
 from paastech.forge.detect import detect
@@ -88,8 +88,7 @@ async def test_example_builds_and_answers_on_port(
             break
         except OSError:
             await asyncio.sleep(0.1)
-    logs = await docker("logs", name)
-    assert answer in body, logs
+    assert answer in body, await asyncio.to_thread(container_logs, name)
 
 
 async def test_function_example_builds(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import subprocess
 import urllib.error
 import urllib.request
 import uuid
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from imagebuild import GIT, committed_copy, docker, docker_cleanup, free_port
+from imagebuild import GIT, committed_copy, container_logs, docker, docker_cleanup, free_port
 
 from paastech.forge.detect import detect
 from paastech.forge.repos import source_tree
@@ -59,12 +58,6 @@ def example_module() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def container_logs(name: str) -> str:
-    """The container's stdout and stderr (the shim logs to stderr)."""
-    proc = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
-    return proc.stdout + proc.stderr
 
 
 @pytest.fixture

@@ -156,17 +156,18 @@ async def test_twenty_cold_requests_make_one_scale_up_and_each_gets_its_own_body
 async def test_a_wake_that_outlasts_the_hold_time_answers_503_with_retry_after() -> None:
     """Nothing ever answers on the new allocation's port: the held request gets 503 and
     ``Retry-After`` within the hold time (never a hang), and the project counts as asleep."""
+    # Bound but never listening: connects are refused, and the kernel cannot hand the port
+    # out as a probe's own source port (a connect to a free port can meet itself).
     with contextlib.closing(__import__("socket").socket()) as unused:
         unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    nomad = FakeNomadScaling(port=port)
-    rows = FakeSleepRows()
-    rows.add("shop", kind="container")
-    rows.projects[0]["asleep"] = True
-    sleepers, _, activator = parts(nomad, rows, hold=0.5)
+        nomad = FakeNomadScaling(port=unused.getsockname()[1])
+        rows = FakeSleepRows()
+        rows.add("shop", kind="container")
+        rows.projects[0]["asleep"] = True
+        sleepers, _, activator = parts(nomad, rows, hold=0.5)
 
-    started = time.monotonic()
-    status, headers, body = await call(activator, "shop.apps.localhost", b"x")
+        started = time.monotonic()
+        status, headers, body = await call(activator, "shop.apps.localhost", b"x")
     assert status == 503
     assert headers[b"retry-after"].isdigit()
     assert b"retry shortly" in body
