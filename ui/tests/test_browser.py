@@ -25,7 +25,7 @@ from paastech.infra import nomad as nomad_infra
 from paastech.settings import load_settings
 from processes import ROOT, start_dashboard, start_gateway, throwaway_database
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import ElementClickInterceptedException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -226,7 +226,17 @@ def test_project_page_shows_the_running_app_releases_and_followed_logs(
             raise AssertionError(f"{text!r} never appeared; the page says:\n{body}") from None
 
     def click(xpath: str) -> None:
-        wait.until(ec.element_to_be_clickable((By.XPATH, xpath))).click()
+        def clicked(driver: WebDriver) -> bool:
+            element = ec.element_to_be_clickable((By.XPATH, xpath))(driver)
+            if not element:
+                return False
+            try:
+                element.click()
+            except ElementClickInterceptedException:  # a tab panel still sliding in over it
+                return False
+            return True
+
+        wait.until(clicked)
 
     name = f"live-{uuid.uuid4().hex[:6]}"
     driver.get(f"{dashboard.url}/signup")
