@@ -173,7 +173,7 @@ class FabioSettings(_Section, frozen=True):
     ] = ""
     poll_interval: Annotated[
         str, Meta(description="How often Fabio polls the feed (a new instance waits for it).")
-    ] = "250ms"
+    ] = "100ms"
     feed_timeout: Annotated[str, Meta(description="Fabio's timeout for one poll.")] = "1s"
     gomaxprocs: Annotated[
         int,

@@ -339,6 +339,11 @@ def timed_push(platform: Platform, user: User, repo: Path, marker: str) -> dict[
                 def new_version() -> bool:
                     if proc.poll() not in (None, 0):
                         raise RuntimeError(f"git push failed:\n{out.read_text()}")
+                    if watch.alloc is None:
+                        # No allocation of the new release yet, so it cannot answer: probing
+                        # Fabio now would only take CPU from the build (as the baseline's
+                        # probe starts once its container runs).
+                        return False
                     r = client.get(
                         f"http://127.0.0.1:{platform.proxy_port}/",
                         headers={"Host": f"{PUSH_APP}.apps.localhost:{platform.proxy_port}"},
@@ -416,7 +421,8 @@ async def push_phases(db: DbSettings, sha: str, timing: dict[str, Any]) -> dict[
     conn = await asyncpg.connect(db.dsn())
     try:
         build = await conn.fetchrow(
-            "SELECT b.id, b.created_at, b.finished_at FROM builds b JOIN projects p"
+            "SELECT b.id, b.created_at, b.started_at, b.job_running_at, b.finished_at"
+            " FROM builds b JOIN projects p"
             " ON p.id = b.project WHERE p.name = $1 AND b.commit_sha = $2",
             PUSH_APP,
             sha,
@@ -448,6 +454,11 @@ async def push_phases(db: DbSettings, sha: str, timing: dict[str, Any]) -> dict[
     return {
         "push_to_build_queued": ms(timing["wall_start"], build["created_at"]),
         "build": ms(build["created_at"], build["finished_at"]),
+        # The build as the build benchmark splits it: waiting for the queue's gate, the job
+        # submitted until its task runs (Nomad placing it and starting the task), the task.
+        "build_queued": ms(build["created_at"], build["started_at"]),
+        "build_to_job_running": ms(build["started_at"], build["job_running_at"]),
+        "build_job": ms(build["job_running_at"], build["finished_at"]),
         "build_to_release": ms(build["finished_at"], release["created_at"]),
         "release_to_first_200": ms(release["created_at"], timing["wall_first_200"]),
         **steps,

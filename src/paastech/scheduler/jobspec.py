@@ -241,7 +241,7 @@ def render(spec: ReleaseSpec) -> Job:
         env=env,
         resources=Resources(cpu=spec.cpu, memory_mb=spec.memory),
         log_config=LogConfig(max_files=3, max_file_size_mb=10),
-        # Deregistered first, stopped after: Fabio polls its feed (every 250 ms in dev).
+        # Deregistered first, stopped after: Fabio polls its feed (every 100 ms in dev).
         shutdown_delay=SHUTDOWN_DELAY,
     )
     group = TaskGroup(

@@ -44,7 +44,7 @@ def test_fabio_properties_point_the_custom_backend_at_the_route_feed() -> None:
         "registry.custom.host": "127.0.0.1:8001",
         "registry.custom.scheme": "http",
         "registry.custom.path": "routes",
-        "registry.custom.pollinterval": "250ms",
+        "registry.custom.pollinterval": "100ms",
         "registry.custom.timeout": "1s",
         "registry.custom.queryparams": "secret=s3",
         "runtime.gomaxprocs": "1",
