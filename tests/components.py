@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -66,6 +67,27 @@ async def remove_images_since(api: RegistryApi, before: dict[str, dict[str, str]
             await api.delete_manifest(repository, digest)
             deleted += 1
     return deleted
+
+
+def local_tags(address: str) -> set[str]:
+    """The docker daemon's own tags of images named after the registry (``address/repo:tag``):
+    what build jobs and pushing tests leave on the machine besides the registry's copy."""
+    listed = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {tag for tag in listed.stdout.split() if tag.startswith(f"{address}/")}
+
+
+def remove_local_tags_since(address: str, before: set[str]) -> None:
+    """Untag (and so remove, when nothing else holds them) the images tagged since ``before``;
+    the layers other images share stay."""
+    new = sorted(local_tags(address) - before)
+    for start in range(0, len(new), 50):
+        batch = new[start : start + 50]
+        subprocess.run(["docker", "rmi", *batch], capture_output=True, check=False)
 
 
 @dataclass

@@ -13,7 +13,15 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import pytest
-from components import NomadAgent, RegistryAuth, registry_images, remove_images_since, require
+from components import (
+    NomadAgent,
+    RegistryAuth,
+    local_tags,
+    registry_images,
+    remove_images_since,
+    remove_local_tags_since,
+    require,
+)
 from throwaway import throwaway_database
 
 from paastech.db.tables import TABLES
@@ -112,8 +120,11 @@ def base_images(docker_daemon: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def registry_auth(state_dir: Path) -> Iterator[RegistryAuth]:
-    """The image registry (127.0.0.1:5000 by default, started if needed), htpasswd auth on."""
+def registry_auth(state_dir: Path, docker_daemon: str) -> Iterator[RegistryAuth]:
+    """The image registry (127.0.0.1:5000 by default, started if needed), htpasswd auth on.
+
+    The session leaves the registry, and the docker daemon's tags named after it, as it found
+    them (the daemon outlives this fixture, so its tags can still be read at the end)."""
     settings = load_settings(dict(os.environ)).registry
     try:
         running = registry_infra.ensure_registry(state_dir, settings, dict(os.environ))
@@ -123,9 +134,11 @@ def registry_auth(state_dir: Path) -> Iterator[RegistryAuth]:
     config = registry_infra.docker_auth_path(state_dir)
     auth = RegistryAuth(settings.address, user, password, config.parent)
     before = asyncio.run(registry_images(auth.api()))
+    tagged = local_tags(settings.address)
     yield auth
     # Builds push images the tests never deploy, or deploy in a project they never delete.
     asyncio.run(remove_images_since(auth.api(), before))
+    remove_local_tags_since(settings.address, tagged)
     running.stop()
 
 

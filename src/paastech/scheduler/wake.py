@@ -128,15 +128,14 @@ class Waker:
 
     async def _placed(self, job_id: str, deadline: float) -> dict[str, Any]:
         index = 0
-        while True:
-            allocs, index = await asyncio.wait_for(
-                self.nomad.job_allocations(job_id, index), max(0.01, deadline - time.monotonic())
-            )
-            live = [a for a in allocs if a.get("DesiredStatus") == "run" and not is_terminal(a)]
-            if live:
-                newest = max(live, key=lambda a: int(a.get("CreateIndex") or 0))
-                full, _ = await self.nomad.allocation(str(newest["ID"]))
-                return full
+        async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
+            while True:
+                allocs, index = await self.nomad.job_allocations(job_id, index)
+                live = [a for a in allocs if a.get("DesiredStatus") == "run" and not is_terminal(a)]
+                if live:
+                    newest = max(live, key=lambda a: int(a.get("CreateIndex") or 0))
+                    full, _ = await self.nomad.allocation(str(newest["ID"]))
+                    return full
 
     async def _answering(self, sleeper: Sleeper, instance: Instance, deadline: float) -> int:
         """Probe until the instance answers; how many probes that took."""
@@ -156,10 +155,12 @@ class Waker:
             except httpx.HTTPError:
                 return False
             return response.status_code == 200
+        # asyncio.timeout, not wait_for, inside _answering's deadline: on Python 3.11 a
+        # wait_for whose connect has just been refused returns that error in place of the
+        # deadline's cancellation, and the expired deadline would never end the probing.
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(instance.address, instance.port), 0.2
-            )
+            async with asyncio.timeout(0.2):
+                _, writer = await asyncio.open_connection(instance.address, instance.port)
         except (OSError, TimeoutError):
             return False
         writer.close()

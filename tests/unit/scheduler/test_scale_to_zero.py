@@ -15,7 +15,8 @@ from typing import Any, cast
 import pytest
 from fakes import FakeNomadScaling, FakeSleepRows
 
-from paastech.errors import InvalidInput
+from paastech.errors import InvalidInput, WakeFailed
+from paastech.scheduler import wake as wake_module
 from paastech.scheduler.activator import Activator
 from paastech.scheduler.idler import Idler
 from paastech.scheduler.nomad import NomadApi
@@ -173,6 +174,29 @@ async def test_a_wake_that_outlasts_the_hold_time_answers_503_with_retry_after()
     assert b"retry shortly" in body
     assert time.monotonic() - started < 3
     assert sleepers.by_name["shop"].phase == Phase.ASLEEP
+
+
+async def test_a_wake_whose_instance_refuses_every_probe_ends_at_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The probing stops at the deadline however the last probe ended. (On Python 3.11 a
+    ``wait_for`` around the connect, whose refusal came in as the deadline expired, swallowed
+    the deadline: that wake probed forever and its project stayed "waking" for good.)"""
+    monkeypatch.setattr(wake_module, "_PROBE_SECONDS", 0)  # back-to-back probes: the race
+    with contextlib.closing(__import__("socket").socket()) as unused:
+        unused.bind(("127.0.0.1", 0))
+        for attempt in range(40):
+            nomad = FakeNomadScaling(port=unused.getsockname()[1])
+            rows = FakeSleepRows()
+            rows.add("shop", kind="container")
+            sleepers, waker, _ = parts(nomad, rows, hold=0.01)
+            sleeper = await sleepers.get("shop")
+            assert sleeper is not None
+            task = waker.wake(sleeper, time.time())
+            done, _ = await asyncio.wait([task], timeout=2)
+            assert done, f"wake {attempt} still probing long after its deadline"
+            assert isinstance(task.exception(), WakeFailed)
+            assert sleeper.phase == Phase.ASLEEP
 
 
 async def test_an_unknown_host_gets_404_without_waking_anything() -> None:
