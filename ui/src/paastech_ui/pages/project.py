@@ -11,6 +11,9 @@ from paastech_ui.pages.projects import status_badge
 from paastech_ui.session import Session
 from paastech_ui.widgets import EMPTY, confirm, table, when
 
+_SETTLE_SECONDS = 2.0
+"""How often the instances are listed again while one is still starting."""
+
 TABS = (
     ("overview", "Overview"),
     ("env", "Environment"),
@@ -169,9 +172,14 @@ async def _instances_card(session: Session, name: str) -> None:
 
 
 async def _instances(session: Session, name: str, refresh: ui.button) -> None:
+    # An instance still starting (Nomad's servers hear of a running task a moment after it
+    # already answers) is listed again every few seconds until it settles.
+    starting = [False]
+
     @ui.refreshable
     async def listing() -> None:
         found = await session.fetch(lambda gw: gw.instances(name))
+        starting[0] = found is not None and any(i.status == "pending" for i in found)
         if found is None:
             ui.label("Instance status is unavailable right now.").classes("text-gray-600")
             return
@@ -197,8 +205,13 @@ async def _instances(session: Session, name: str, refresh: ui.button) -> None:
         ]
         table(columns, rows, key="id", marker="instances")
 
+    async def settle() -> None:
+        if starting[0]:
+            await listing.refresh()
+
     await listing()
     refresh.on_click(listing.refresh)
+    ui.timer(_SETTLE_SECONDS, settle)
 
 
 def _danger_card(session: Session, name: str) -> None:
