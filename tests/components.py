@@ -87,7 +87,7 @@ def remove_local_tags_since(address: str, before: set[str]) -> None:
     new = sorted(local_tags(address) - before)
     for start in range(0, len(new), 50):
         batch = new[start : start + 50]
-        subprocess.run(["docker", "rmi", *batch], capture_output=True, check=False)
+        subprocess.run(["docker", "rmi", "-f", *batch], capture_output=True, check=False)
 
 
 @dataclass

@@ -81,7 +81,12 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
-from components import NomadAgent, RegistryAuth  # noqa: E402 - after the path set-up
+from components import (  # noqa: E402 - after the path set-up
+    NomadAgent,
+    RegistryAuth,
+    local_tags,
+    remove_local_tags_since,
+)
 from e2e_harness import Platform, Stack, User, onboard, start_platform  # noqa: E402
 from gateway_bench import parse_wrk  # noqa: E402 - the sibling benchmark's wrk parser
 from refproxy import running as reference_proxy  # noqa: E402
@@ -761,21 +766,6 @@ def _bench_router(
     }
 
 
-def remove_local_images(registry: str) -> None:
-    """The build jobs' images in the local Docker daemon (the platform's delete removes the
-    registry's tags, not the copies the daemon that built them keeps)."""
-    for project in (PUSH_APP, HELLO_APP, FLOOR_APP):
-        fmt = "{{.Repository}}:{{.Tag}}"
-        listed = subprocess.run(
-            ["docker", "images", "--format", fmt, "--filter", f"reference={registry}/{project}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split()
-        if listed:
-            subprocess.run(["docker", "rmi", "-f", *listed], check=False, capture_output=True)
-
-
 def document(result: dict[str, Any]) -> dict[str, Any]:
     """The JSON written for ``result``: the figures, the machine's CPUs and when."""
     return {
@@ -799,6 +789,9 @@ def bench(
         work = Path(tmp_name)
         with components(work) as (db, stack):
             platform, stop = start_platform(db, password_file(STATE_DIR), work, fail, stack)
+            # The build jobs' images stay in the local daemon that built them (the platform's
+            # delete removes the registry's tags, not those copies).
+            tagged = local_tags(stack.registry.address)
             try:
                 home = work / "home"
                 home.mkdir()
@@ -817,7 +810,7 @@ def bench(
                 try:
                     stop()  # deletes every project through the platform, then stops it
                 finally:
-                    remove_local_images(stack.registry.address)
+                    remove_local_tags_since(stack.registry.address, tagged)
     return document(result)
 
 

@@ -39,6 +39,28 @@ pytestmark = pytest.mark.browser
 WAIT = 20
 
 
+def button(text: str) -> str:
+    """The XPath of the button labelled ``text``."""
+    return f'//button[.//span[normalize-space()="{text}"]]'
+
+
+def click(wait: WebDriverWait[WebDriver], xpath: str) -> None:
+    """Click the element once it is clickable; a click that lands on something still sliding
+    in over it (a tab panel) is tried again until the wait runs out, as a user would."""
+
+    def clicked(driver: WebDriver) -> bool:
+        element = ec.element_to_be_clickable((By.XPATH, xpath))(driver)
+        if not element:
+            return False
+        try:
+            element.click()
+        except ElementClickInterceptedException:
+            return False
+        return True
+
+    wait.until(clicked)
+
+
 @pytest.fixture(scope="module")
 def database() -> Iterator[dict[str, str]]:
     """A throwaway migrated database: its ``PAASTECH_DB__*`` environment."""
@@ -126,10 +148,6 @@ def test_signup_login_create_project_and_see_it_listed(
             ec.visibility_of_element_located((By.CSS_SELECTOR, f'input[aria-label="{label}"]'))
         )
 
-    def button(text: str) -> WebElement:
-        xpath = f'//button[.//span[normalize-space()="{text}"]]'
-        return wait.until(ec.element_to_be_clickable((By.XPATH, xpath)))
-
     def text_appears(text: str) -> None:
         wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
 
@@ -138,26 +156,26 @@ def test_signup_login_create_project_and_see_it_listed(
     field("Password").send_keys("correct horse battery")
     field("Repeat password").send_keys("correct horse battery")
     driver.save_screenshot(str(shots / "signup.png"))
-    button("Create account").click()
+    click(wait, button("Create account"))
     text_appears("No projects yet.")
     text_appears("ada@example.com")
 
-    button("Log out").click()
+    click(wait, button("Log out"))
     field("Email").send_keys("ada@example.com")
     field("Password").send_keys("correct horse battery")
-    button("Log in").click()
+    click(wait, button("Log in"))
     text_appears("No projects yet.")
 
-    button("New project").click()
+    click(wait, button("New project"))
     field("Name").send_keys("Bad_Name")
-    button("Create project").click()
+    click(wait, button("Create project"))
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".q-field--error")))
     driver.save_screenshot(str(shots / "invalid-name.png"))
     name = field("Name")
     name.send_keys(Keys.CONTROL, "a")  # clear() bypasses Vue's input events
     name.send_keys(Keys.BACKSPACE)
     name.send_keys("hello-web")
-    button("Create project").click()
+    click(wait, button("Create project"))
     text_appears("git remote add paastech")
     driver.save_screenshot(str(shots / "project.png"))
 
@@ -225,19 +243,6 @@ def test_project_page_shows_the_running_app_releases_and_followed_logs(
             body = driver.find_element(By.TAG_NAME, "body").text
             raise AssertionError(f"{text!r} never appeared; the page says:\n{body}") from None
 
-    def click(xpath: str) -> None:
-        def clicked(driver: WebDriver) -> bool:
-            element = ec.element_to_be_clickable((By.XPATH, xpath))(driver)
-            if not element:
-                return False
-            try:
-                element.click()
-            except ElementClickInterceptedException:  # a tab panel still sliding in over it
-                return False
-            return True
-
-        wait.until(clicked)
-
     name = f"live-{uuid.uuid4().hex[:6]}"
     driver.get(f"{dashboard.url}/signup")
     for label, value in (
@@ -248,13 +253,13 @@ def test_project_page_shows_the_running_app_releases_and_followed_logs(
         wait.until(
             ec.visibility_of_element_located((By.CSS_SELECTOR, f'input[aria-label="{label}"]'))
         ).send_keys(value)
-    click('//button[.//span[normalize-space()="Create account"]]')
+    click(wait, button("Create account"))
     text_appears("No projects yet.")
-    click('//button[.//span[normalize-space()="New project"]]')
+    click(wait, button("New project"))
     wait.until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, 'input[aria-label="Name"]'))
     ).send_keys(name)
-    click('//button[.//span[normalize-space()="Create project"]]')
+    click(wait, button("Create project"))
     text_appears("git remote add paastech")
 
     _release_rows(
@@ -269,12 +274,12 @@ def test_project_page_shows_the_running_app_releases_and_followed_logs(
         text_appears("running")
         driver.save_screenshot(str(shots / "project-live.png"))
 
-        click('//*[@role="tab" and contains(., "Releases")]')
+        click(wait, '//*[@role="tab" and contains(., "Releases")]')
         text_appears("health check failed on /: status 500")
         driver.save_screenshot(str(shots / "project-releases.png"))
 
-        click('//*[@role="tab" and contains(., "Logs")]')
-        click('//*[@role="switch" and contains(., "Follow")]')
+        click(wait, '//*[@role="tab" and contains(., "Logs")]')
+        click(wait, '//*[@role="switch" and contains(., "Follow")]')
         text_appears("stdout: started v1")
         path = f"/seen-by-{name}"
         httpx.get(f"http://{address}{path}", timeout=5)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import pytest
@@ -68,6 +69,15 @@ async def app() -> AsyncIterator[EchoApp]:
     await echo.start()
     yield echo
     await echo.stop()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port bound but never listening: connects are refused, and the kernel cannot
+    hand it out as a probe's own source port (a connect to a free port can meet itself)."""
+    with contextlib.closing(socket.socket()) as unused:
+        unused.bind(("127.0.0.1", 0))
+        yield int(unused.getsockname()[1])
 
 
 async def _nothing() -> None:
@@ -154,21 +164,19 @@ async def test_twenty_cold_requests_make_one_scale_up_and_each_gets_its_own_body
     assert nomad.scales == [1]
 
 
-async def test_a_wake_that_outlasts_the_hold_time_answers_503_with_retry_after() -> None:
+async def test_a_wake_that_outlasts_the_hold_time_answers_503_with_retry_after(
+    refused_port: int,
+) -> None:
     """Nothing ever answers on the new allocation's port: the held request gets 503 and
     ``Retry-After`` within the hold time (never a hang), and the project counts as asleep."""
-    # Bound but never listening: connects are refused, and the kernel cannot hand the port
-    # out as a probe's own source port (a connect to a free port can meet itself).
-    with contextlib.closing(__import__("socket").socket()) as unused:
-        unused.bind(("127.0.0.1", 0))
-        nomad = FakeNomadScaling(port=unused.getsockname()[1])
-        rows = FakeSleepRows()
-        rows.add("shop", kind="container")
-        rows.projects[0]["asleep"] = True
-        sleepers, _, activator = parts(nomad, rows, hold=0.5)
+    nomad = FakeNomadScaling(port=refused_port)
+    rows = FakeSleepRows()
+    rows.add("shop", kind="container")
+    rows.projects[0]["asleep"] = True
+    sleepers, _, activator = parts(nomad, rows, hold=0.5)
 
-        started = time.monotonic()
-        status, headers, body = await call(activator, "shop.apps.localhost", b"x")
+    started = time.monotonic()
+    status, headers, body = await call(activator, "shop.apps.localhost", b"x")
     assert status == 503
     assert headers[b"retry-after"].isdigit()
     assert b"retry shortly" in body
@@ -177,26 +185,24 @@ async def test_a_wake_that_outlasts_the_hold_time_answers_503_with_retry_after()
 
 
 async def test_a_wake_whose_instance_refuses_every_probe_ends_at_its_deadline(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, refused_port: int
 ) -> None:
     """The probing stops at the deadline however the last probe ended. (On Python 3.11 a
     ``wait_for`` around the connect, whose refusal came in as the deadline expired, swallowed
     the deadline: that wake probed forever and its project stayed "waking" for good.)"""
     monkeypatch.setattr(wake_module, "_PROBE_SECONDS", 0)  # back-to-back probes: the race
-    with contextlib.closing(__import__("socket").socket()) as unused:
-        unused.bind(("127.0.0.1", 0))
-        for attempt in range(40):
-            nomad = FakeNomadScaling(port=unused.getsockname()[1])
-            rows = FakeSleepRows()
-            rows.add("shop", kind="container")
-            sleepers, waker, _ = parts(nomad, rows, hold=0.01)
-            sleeper = await sleepers.get("shop")
-            assert sleeper is not None
-            task = waker.wake(sleeper, time.time())
-            done, _ = await asyncio.wait([task], timeout=2)
-            assert done, f"wake {attempt} still probing long after its deadline"
-            assert isinstance(task.exception(), WakeFailed)
-            assert sleeper.phase == Phase.ASLEEP
+    for attempt in range(40):
+        nomad = FakeNomadScaling(port=refused_port)
+        rows = FakeSleepRows()
+        rows.add("shop", kind="container")
+        sleepers, waker, _ = parts(nomad, rows, hold=0.01)
+        sleeper = await sleepers.get("shop")
+        assert sleeper is not None
+        task = waker.wake(sleeper, time.time())
+        done, _ = await asyncio.wait([task], timeout=2)
+        assert done, f"wake {attempt} still probing long after its deadline"
+        assert isinstance(task.exception(), WakeFailed)
+        assert sleeper.phase == Phase.ASLEEP
 
 
 async def test_an_unknown_host_gets_404_without_waking_anything() -> None:

@@ -172,14 +172,17 @@ async def _instances_card(session: Session, name: str) -> None:
 
 
 async def _instances(session: Session, name: str, refresh: ui.button) -> None:
-    # An instance still starting (Nomad's servers hear of a running task a moment after it
-    # already answers) is listed again every few seconds until it settles.
-    starting = [False]
+    async def again() -> None:
+        await listing.refresh()
+
+    # While an instance is still starting (Nomad's servers hear of a running task a moment
+    # after it already answers) the instances are listed again every few seconds.
+    settle = ui.timer(_SETTLE_SECONDS, again, active=False)
 
     @ui.refreshable
     async def listing() -> None:
         found = await session.fetch(lambda gw: gw.instances(name))
-        starting[0] = found is not None and any(i.status == "pending" for i in found)
+        settle.active = found is not None and any(i.status == "pending" for i in found)
         if found is None:
             ui.label("Instance status is unavailable right now.").classes("text-gray-600")
             return
@@ -205,13 +208,8 @@ async def _instances(session: Session, name: str, refresh: ui.button) -> None:
         ]
         table(columns, rows, key="id", marker="instances")
 
-    async def settle() -> None:
-        if starting[0]:
-            await listing.refresh()
-
     await listing()
     refresh.on_click(listing.refresh)
-    ui.timer(_SETTLE_SECONDS, settle)
 
 
 def _danger_card(session: Session, name: str) -> None:
